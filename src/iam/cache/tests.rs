@@ -1,0 +1,355 @@
+use super::*;
+use crate::iam::exchange::{IamConfig, IamOptions};
+use crate::testutil::{FakeIam, Reply};
+use std::time::Duration;
+
+struct Fixture {
+    iam: FakeIam,
+    clock: Arc<ManualClock>,
+    cache: Arc<TokenCache>,
+    cfg: Arc<IamConfig>,
+}
+
+async fn fixture(max_retries: f64) -> Fixture {
+    let iam = FakeIam::start().await;
+    let clock = Arc::new(ManualClock::default());
+    let cache = TokenCache::new(clock.clone(), 100, tokio::runtime::Handle::current());
+    let cfg = Arc::new(
+        IamConfig::new(&IamOptions {
+            url: Some(iam.url.clone()),
+            max_retries: Some(max_retries),
+            timeout_ms: Some(5000.0),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    Fixture {
+        iam,
+        clock,
+        cache,
+        cfg,
+    }
+}
+
+impl Fixture {
+    fn spec<'a>(&'a self, key: &'a str) -> KeySpec<'a> {
+        KeySpec {
+            base_url: &self.cfg.base_url,
+            apikey: key,
+            client_id: None,
+            scope: None,
+        }
+    }
+
+    fn entry(&self, key: &str) -> Arc<Entry> {
+        self.cache.entry(&self.spec(key), &self.cfg)
+    }
+
+    async fn wait_for_hits(&self, n: usize) {
+        for _ in 0..500 {
+            if self.iam.hits() >= n && !self.fetching(&self.entry("k")) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("IAM saw {} requests, wanted {n}", self.iam.hits());
+    }
+
+    fn fetching(&self, e: &Entry) -> bool {
+        e.state.lock().fetching
+    }
+}
+
+fn token_text(t: &Token) -> String {
+    t.access_token.expose().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_cold_callers_make_one_request() {
+    let f = fixture(3.0).await;
+    f.iam.push(Reply::Delay(Duration::from_millis(50)));
+    let mut tasks = Vec::new();
+    for _ in 0..5000 {
+        let (cache, entry) = (f.cache.clone(), f.entry("k"));
+        tasks.push(tokio::spawn(async move { cache.get(&entry).await }));
+    }
+    let mut tokens = std::collections::HashSet::new();
+    for t in tasks {
+        tokens.insert(token_text(&t.await.unwrap().unwrap()));
+    }
+    assert_eq!(f.iam.hits(), 1);
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(f.cache.requests_started(), 1);
+    assert!(f.cache.peek(&f.spec("k")).is_some());
+    assert!(f.cache.peek(&f.spec("other")).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_in_the_background_past_eighty_percent() {
+    let f = fixture(0.0).await;
+    let e = f.entry("k");
+    let first = f.cache.get(&e).await.unwrap();
+    assert_eq!(first.expires_in, 3600);
+
+    f.clock.advance(2_879_000);
+    assert!(Arc::ptr_eq(&f.cache.peek_entry(&e).unwrap(), &first));
+    assert_eq!(f.iam.hits(), 1, "no refresh before 80%");
+
+    f.clock.advance(2_000);
+    let served = f.cache.peek_entry(&e).unwrap();
+    assert!(Arc::ptr_eq(&served, &first), "old token served at once");
+    // Many callers at refresh time: still one request.
+    for _ in 0..1000 {
+        assert!(f.cache.peek_entry(&e).is_some());
+    }
+    f.wait_for_hits(2).await;
+    assert_eq!(f.iam.hits(), 2);
+    let second = f.cache.peek_entry(&e).unwrap();
+    assert_ne!(token_text(&second), token_text(&first));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_hands_out_a_token_with_under_ten_seconds_left() {
+    let f = fixture(0.0).await;
+    let e = f.entry("k");
+    f.iam.push(Reply::Delay(Duration::ZERO));
+    let first = f.cache.get(&e).await.unwrap();
+    // Hold back the background refresh so the token runs down.
+    f.iam.push(Reply::Raw(503, "text/plain", "busy".into(), None));
+    f.clock.advance(2_900_000);
+    assert!(f.cache.peek_entry(&e).is_some());
+    f.wait_for_hits(2).await;
+    f.clock.advance(3_590_000 - 2_900_000);
+    // 10 s left: not handed out any more.
+    assert!(f.cache.peek_entry(&e).is_none());
+    let fresh = f.cache.get(&e).await.unwrap();
+    assert_ne!(token_text(&fresh), token_text(&first));
+    assert_eq!(f.iam.hits(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_lived_tokens_scale_the_margin() {
+    let f = fixture(0.0).await;
+    f.iam.push(Reply::Token(20));
+    let e = f.entry("k");
+    f.cache.get(&e).await.unwrap();
+    f.clock.advance(17_900);
+    assert!(f.cache.peek_entry(&e).is_some(), "2 s margin for a 20 s token");
+    f.clock.advance(200);
+    assert!(f.cache.peek_entry(&e).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_background_refresh_keeps_serving_and_backs_off() {
+    let f = fixture(0.0).await;
+    let e = f.entry("k");
+    let first = f.cache.get(&e).await.unwrap();
+    f.iam
+        .push(Reply::Raw(500, "application/json", "{}".into(), None));
+    f.clock.advance(3_000_000);
+    assert!(Arc::ptr_eq(&f.cache.peek_entry(&e).unwrap(), &first));
+    f.wait_for_hits(2).await;
+    // Still the old, still-valid token, and no new request during the backoff.
+    for _ in 0..100 {
+        assert!(Arc::ptr_eq(&f.cache.peek_entry(&e).unwrap(), &first));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(f.iam.hits(), 2);
+    f.clock.advance(1_000);
+    f.cache.peek_entry(&e);
+    f.wait_for_hits(3).await;
+    assert_ne!(token_text(&f.cache.peek_entry(&e).unwrap()), token_text(&first));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_error_for_all_waiters_and_the_next_call_tries_again() {
+    let f = fixture(3.0).await;
+    f.iam.push(Reply::Raw(
+        400,
+        "application/json",
+        r#"{"errorCode":"BXNIM0415E","errorMessage":"Provided API key could not be found.","context":{"requestId":"rq-9"}}"#.into(),
+        None,
+    ));
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (cache, entry) = (f.cache.clone(), f.entry("k"));
+        tasks.push(tokio::spawn(async move { cache.get(&entry).await }));
+    }
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        assert_eq!(err.code(), "ERR_IAM");
+        assert_eq!(err.status(), Some(400));
+    }
+    assert_eq!(f.iam.hits(), 1, "400 is never retried");
+    assert!(f.cache.get(&f.entry("k")).await.is_ok());
+    assert_eq!(f.iam.hits(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_5xx_and_429_then_gives_the_last_error() {
+    let f = fixture(2.0).await;
+    for _ in 0..3 {
+        f.iam
+            .push(Reply::Raw(503, "text/html", "<title>down</title>".into(), Some("0")));
+    }
+    let err = f.cache.get(&f.entry("k")).await.unwrap_err();
+    assert_eq!(err.code(), "ERR_IAM");
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(f.iam.hits(), 3, "maxRetries 2 means 3 attempts");
+
+    f.iam
+        .push(Reply::Raw(429, "application/json", "{}".into(), Some("0")));
+    f.iam.push(Reply::Reset);
+    assert!(f.cache.get(&f.entry("k")).await.is_ok());
+    assert_eq!(f.iam.hits(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_success_bodies_are_bad_responses() {
+    let f = fixture(0.0).await;
+    f.iam
+        .push(Reply::Raw(200, "application/json", r#"{"access_token": "#.into(), None));
+    f.iam
+        .push(Reply::Raw(200, "application/json", r#"{"token_type":"Bearer"}"#.into(), None));
+    f.iam.push(Reply::Raw(
+        200,
+        "application/json",
+        r#"{"access_token":"opaque"}"#.into(),
+        None,
+    ));
+    for _ in 0..3 {
+        let e = f.cache.get(&f.entry("k")).await.unwrap_err();
+        assert_eq!(e.code(), "ERR_BAD_RESPONSE");
+    }
+    // An opaque token with expires_in is fine.
+    f.iam.push(Reply::Raw(
+        200,
+        "application/json",
+        r#"{"access_token":"opaque","expires_in":3600}"#.into(),
+        None,
+    ));
+    let t = f.cache.get(&f.entry("k")).await.unwrap();
+    assert_eq!(token_text(&t), "opaque");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lru_bound_and_clear() {
+    let f = fixture(0.0).await;
+    f.cache.set_capacity(3);
+    let first = f.entry("k0");
+    for i in 1..5 {
+        f.entry(&format!("k{i}"));
+    }
+    assert_eq!(f.cache.len(), 3);
+    assert!(first.is_evicted());
+    f.cache.clear();
+    assert!(f.cache.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_told_apart_by_every_part() {
+    let f = fixture(0.0).await;
+    let a = f.entry("k");
+    let scoped = f.cache.entry(
+        &KeySpec {
+            scope: Some("s"),
+            ..f.spec("k")
+        },
+        &f.cfg,
+    );
+    let client = f.cache.entry(
+        &KeySpec {
+            client_id: Some("bx"),
+            ..f.spec("k")
+        },
+        &f.cfg,
+    );
+    assert!(!Arc::ptr_eq(&a, &scoped) && !Arc::ptr_eq(&a, &client));
+    assert!(Arc::ptr_eq(&a, &f.entry("k")));
+    assert!(!format!("{a:?}").contains("\"k\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidate_only_drops_the_named_token() {
+    let f = fixture(0.0).await;
+    let e = f.entry("k");
+    let t1 = f.cache.get(&e).await.unwrap();
+    f.cache.invalidate(&e, Some(&t1));
+    let t2 = f.cache.get(&e).await.unwrap();
+    assert_eq!(f.iam.hits(), 2);
+    f.cache.invalidate(&e, Some(&t1)); // stale: ignored
+    assert!(Arc::ptr_eq(&f.cache.peek_entry(&e).unwrap(), &t2));
+    f.cache.invalidate(&e, None);
+    assert!(f.cache.peek_entry(&e).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_the_wire_format() {
+    let f = fixture(0.0).await;
+    let cfg = Arc::new(
+        IamConfig::new(&IamOptions {
+            url: Some(format!("{}/identity/token", f.iam.url)),
+            client_id: Some("bx".into()),
+            client_secret: Some(Secret::new("bx")),
+            scope: Some("ibm openid".into()),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let e = f.cache.entry(
+        &KeySpec {
+            base_url: &cfg.base_url,
+            apikey: "a&b=c",
+            client_id: Some("bx"),
+            scope: Some("ibm openid"),
+        },
+        &cfg,
+    );
+    f.cache.get(&e).await.unwrap();
+    let body = f.iam.last_body.lock().clone();
+    assert!(body.contains("grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Aapikey"));
+    assert!(body.contains("apikey=a%26b%3Dc"));
+    assert!(body.contains("response_type=cloud_iam"));
+    assert!(body.contains("scope=ibm+openid"));
+    assert_eq!(f.iam.last_auth.lock().as_deref(), Some("Basic Yng6Yng="));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_and_refused_connections() {
+    let f = fixture(0.0).await;
+    let cfg = Arc::new(
+        IamConfig::new(&IamOptions {
+            url: Some(f.iam.url.clone()),
+            timeout_ms: Some(100.0),
+            max_retries: Some(0.0),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    f.iam.push(Reply::Delay(Duration::from_secs(2)));
+    let e = f.cache.entry(&f.spec("k"), &cfg);
+    assert_eq!(f.cache.get(&e).await.unwrap_err().code(), "ERR_TIMEOUT");
+
+    let closed = TcpListenerGuard::closed_port().await;
+    let cfg = Arc::new(
+        IamConfig::new(&IamOptions {
+            url: Some(format!("http://127.0.0.1:{closed}")),
+            max_retries: Some(1.0),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let e = f.cache.entry(&KeySpec { base_url: &cfg.base_url, ..f.spec("k") }, &cfg);
+    let err = f.cache.get(&e).await.unwrap_err();
+    assert_eq!(err.code(), "ERR_NETWORK");
+    assert!(!err.message().contains("\"k\""));
+}
+
+struct TcpListenerGuard;
+
+impl TcpListenerGuard {
+    async fn closed_port() -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().port()
+    }
+}

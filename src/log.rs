@@ -1,0 +1,23 @@
+//! Opt-in debug logging to stderr: set `WML_NATIVE_DEBUG=1`. Callers pass
+//! only redacted facts (hosts, statuses, key fingerprints), never secrets.
+
+use std::sync::OnceLock;
+
+pub fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var("WML_NATIVE_DEBUG")
+            .map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+            .unwrap_or(false)
+    })
+}
+
+/// `debug!("refresh for {}", key)`: formats only when logging is on.
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::log::enabled() {
+            eprintln!("[wml-native] {}", format_args!($($arg)*));
+        }
+    };
+}
+pub(crate) use debug;

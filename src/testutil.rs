@@ -1,0 +1,150 @@
+//! A small IAM stand-in for `cargo test`: a real HTTP/1.1 server on
+//! 127.0.0.1 that answers token requests with JWTs (real `iat`/`exp`) or with
+//! scripted replies, and counts requests.
+
+use base64::Engine;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub enum Reply {
+    /// A token with this lifetime in seconds.
+    Token(i64),
+    /// A raw status, content type and body, with optional Retry-After.
+    Raw(u16, &'static str, String, Option<&'static str>),
+    /// Wait, then answer with a normal token.
+    Delay(Duration),
+    /// Close the connection without answering.
+    Reset,
+}
+
+#[derive(Clone)]
+pub struct FakeIam {
+    pub url: String,
+    hits: Arc<AtomicUsize>,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+    lifetime: Arc<AtomicI64>,
+    pub last_body: Arc<Mutex<String>>,
+    pub last_auth: Arc<Mutex<Option<String>>>,
+}
+
+impl FakeIam {
+    pub async fn start() -> FakeIam {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let me = FakeIam {
+            url: format!("http://{addr}"),
+            hits: Default::default(),
+            script: Default::default(),
+            lifetime: Arc::new(AtomicI64::new(3600)),
+            last_body: Default::default(),
+            last_auth: Default::default(),
+        };
+        let srv = me.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                tokio::spawn(srv.clone().serve(sock));
+            }
+        });
+        me
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    pub fn push(&self, r: Reply) {
+        self.script.lock().push_back(r);
+    }
+
+    async fn serve(self, mut sock: TcpStream) {
+        let mut buf = Vec::new();
+        loop {
+            let Some((head_len, body_len)) = read_head(&mut sock, &mut buf).await else {
+                return;
+            };
+            while buf.len() < head_len + body_len {
+                let mut chunk = [0u8; 4096];
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&buf[..head_len]).to_string();
+            *self.last_body.lock() =
+                String::from_utf8_lossy(&buf[head_len..head_len + body_len]).to_string();
+            *self.last_auth.lock() = head
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                .map(|l| l[14..].trim().to_string());
+            buf.drain(..head_len + body_len);
+            self.hits.fetch_add(1, Ordering::SeqCst);
+            let reply = self.script.lock().pop_front();
+            let (status, ctype, body, retry_after) = match reply {
+                Some(Reply::Reset) => return,
+                Some(Reply::Raw(s, c, b, ra)) => (s, c, b, ra),
+                Some(Reply::Delay(d)) => {
+                    tokio::time::sleep(d).await;
+                    (200, "application/json", self.token_body(None), None)
+                }
+                Some(Reply::Token(l)) => (200, "application/json", self.token_body(Some(l)), None),
+                None => (200, "application/json", self.token_body(None), None),
+            };
+            let mut resp = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n",
+                body.len()
+            );
+            if let Some(ra) = retry_after {
+                resp.push_str(&format!("retry-after: {ra}\r\n"));
+            }
+            resp.push_str("\r\n");
+            resp.push_str(&body);
+            if sock.write_all(resp.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn token_body(&self, lifetime: Option<i64>) -> String {
+        let life = lifetime.unwrap_or_else(|| self.lifetime.load(Ordering::SeqCst));
+        let iat = 1_700_000_000 + self.hits() as i64;
+        let e = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let token = format!(
+            "{}.{}.{}",
+            e.encode(r#"{"alg":"RS256"}"#),
+            e.encode(format!(
+                r#"{{"iat":{iat},"exp":{},"n":{}}}"#,
+                iat + life,
+                self.hits()
+            )),
+            e.encode("sig")
+        );
+        format!(
+            r#"{{"access_token":"{token}","refresh_token":"not_supported","ims_user_id":42,"token_type":"Bearer","expires_in":{life},"expiration":{},"scope":"ibm openid"}}"#,
+            iat + life
+        )
+    }
+}
+
+async fn read_head(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(usize, usize)> {
+    loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            return Some((pos + 4, len));
+        }
+        let mut chunk = [0u8; 4096];
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
