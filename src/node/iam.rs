@@ -1,0 +1,179 @@
+//! `getIamToken` and friends, and the `IamAuthenticator` class.
+//!
+//! The hot path (`peekToken`, `NativeAuthenticator.peek`) is synchronous: a
+//! cached token is returned on the JS thread without touching tokio. Only a
+//! miss goes through a promise.
+
+use super::convert::{JsIamOptions, JsTokenInfo};
+use super::{promise, throw};
+use crate::iam::cache::{Entry, KeySpec};
+use crate::iam::exchange::{self, IamConfig, IamOptions};
+use crate::iam::global_cache;
+use crate::secret::Secret;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// A cached, usable token for these settings, or null (then call `fetchToken`).
+#[napi]
+pub fn peek_token(
+    apikey: String,
+    url: Option<String>,
+    client_id: Option<String>,
+    scope: Option<String>,
+) -> Option<String> {
+    let apikey = Secret::from(apikey);
+    let spec = KeySpec {
+        base_url: exchange::canonical_base(url.as_deref()),
+        apikey: apikey.expose(),
+        client_id: client_id.as_deref().filter(|s| !s.is_empty()),
+        scope: scope.as_deref().filter(|s| !s.is_empty()),
+    };
+    global_cache()
+        .peek(&spec)
+        .map(|t| t.access_token.expose().to_string())
+}
+
+/// Resolves the entry for a key and options (validating them).
+fn resolve(apikey: &Secret, options: Option<JsIamOptions>) -> crate::error::Result<Arc<Entry>> {
+    if apikey.is_empty() {
+        return Err(crate::error::Error::invalid(
+            "apikey must be a non-empty string",
+        ));
+    }
+    let opts: IamOptions = options.unwrap_or_default().into();
+    let cfg = Arc::new(IamConfig::new(&opts)?);
+    Ok(entry_for(apikey, &cfg))
+}
+
+fn entry_for(apikey: &Secret, cfg: &Arc<IamConfig>) -> Arc<Entry> {
+    global_cache().entry(&spec_of(apikey, cfg), cfg)
+}
+
+fn spec_of<'a>(apikey: &'a Secret, cfg: &'a IamConfig) -> KeySpec<'a> {
+    KeySpec {
+        base_url: &cfg.base_url,
+        apikey: apikey.expose(),
+        client_id: cfg.client_id.as_deref(),
+        scope: cfg.scope.as_deref(),
+    }
+}
+
+/// Waits for a token (the cache's single flight), resolving to its text.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn fetch_token<'env>(
+    env: &'env Env,
+    apikey: String,
+    options: Option<JsIamOptions>,
+) -> Result<Object<'env>> {
+    let entry = throw(resolve(&Secret::from(apikey), options))?;
+    promise(env, async move {
+        let t = global_cache().get(&entry).await?;
+        Ok(t.access_token.expose().to_string())
+    })
+}
+
+#[napi(ts_return_type = "Promise<JsTokenInfo>")]
+pub fn fetch_token_info<'env>(
+    env: &'env Env,
+    apikey: String,
+    options: Option<JsIamOptions>,
+) -> Result<Object<'env>> {
+    let entry = throw(resolve(&Secret::from(apikey), options))?;
+    promise(env, async move {
+        let t = global_cache().get(&entry).await?;
+        Ok(JsTokenInfo::from(&*t))
+    })
+}
+
+#[napi]
+pub fn clear_token_cache() {
+    global_cache().clear();
+}
+
+#[napi(object)]
+pub struct TokenCacheStats {
+    pub size: u32,
+    pub capacity: u32,
+    pub requests: i64,
+}
+
+#[napi]
+pub fn token_cache_stats() -> TokenCacheStats {
+    let c = global_cache();
+    TokenCacheStats {
+        size: c.len() as u32,
+        capacity: c.capacity() as u32,
+        requests: c.requests_started() as i64,
+    }
+}
+
+#[napi]
+pub fn set_token_cache_capacity(capacity: u32) {
+    global_cache().set_capacity(capacity as usize);
+}
+
+/// One API key and its IAM settings, holding its cache entry.
+#[napi]
+pub struct NativeAuthenticator {
+    apikey: Secret,
+    cfg: Arc<IamConfig>,
+    entry: Arc<Entry>,
+}
+
+#[napi]
+impl NativeAuthenticator {
+    #[napi(constructor)]
+    pub fn new(apikey: String, options: Option<JsIamOptions>) -> Result<Self> {
+        let apikey = Secret::from(apikey);
+        if apikey.is_empty() {
+            return throw(Err(crate::error::Error::invalid(
+                "apikey must be a non-empty string",
+            )));
+        }
+        let opts: IamOptions = options.unwrap_or_default().into();
+        let cfg = Arc::new(throw(IamConfig::new(&opts))?);
+        let entry = entry_for(&apikey, &cfg);
+        Ok(NativeAuthenticator { apikey, cfg, entry })
+    }
+
+    /// The entry, re-resolved if the cache has dropped it.
+    fn current(&mut self) -> &Arc<Entry> {
+        if self.entry.is_evicted() {
+            self.entry = entry_for(&self.apikey, &self.cfg);
+        }
+        &self.entry
+    }
+
+    #[napi]
+    pub fn peek(&mut self) -> Option<String> {
+        let entry = self.current().clone();
+        global_cache()
+            .peek_entry(&entry)
+            .map(|t| t.access_token.expose().to_string())
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn fetch<'env>(&mut self, env: &'env Env) -> Result<Object<'env>> {
+        let entry = self.current().clone();
+        promise(env, async move {
+            let t = global_cache().get(&entry).await?;
+            Ok(t.access_token.expose().to_string())
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<JsTokenInfo>")]
+    pub fn fetch_info<'env>(&mut self, env: &'env Env) -> Result<Object<'env>> {
+        let entry = self.current().clone();
+        promise(env, async move {
+            let t = global_cache().get(&entry).await?;
+            Ok(JsTokenInfo::from(&*t))
+        })
+    }
+
+    #[napi]
+    pub fn invalidate(&mut self) {
+        let entry = self.current().clone();
+        global_cache().invalidate(&entry, None);
+    }
+}
