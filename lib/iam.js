@@ -1,43 +1,110 @@
 'use strict'
-// getIamToken & co. The cached path stays on the JS thread: one synchronous
-// native call returns the token, or null on a miss (then a promise waits for
-// the cache's single IAM request).
+// getIamToken & co.
+//
+// The hot path never leaves the JS thread. A memo keeps the text of the
+// current token with its "fresh until" time (the refresh point) and is
+// trusted while this environment's change counter (a Uint32Array the Rust
+// cache bumps whenever any token is replaced or dropped) stands still. Past
+// the refresh point, or after a change, one synchronous native call asks the
+// cache again (which also starts the background refresh); only a miss goes
+// through a promise that waits for the cache's single IAM request.
+const { performance } = require('node:perf_hooks')
 const native = require('../native.js')
 const { rethrow, invalid } = require('./errors')
-const { IAM_OPTIONS, checkOptions, iamOptions } = require('./options')
+const { checkOptions, checkIamOptions, iamOptions } = require('./options')
 
 const NO_KEY = 'apikey must be a non-empty string'
+const changes = native.changeCounter()
+
+/** One memoised token; `until` is on performance.now()'s clock. */
+class Memo {
+  text = ''
+  until = 0
+  seen = -1
+
+  /** The token text if still good, else undefined. */
+  get() {
+    return this.seen === changes[0] && performance.now() < this.until ? this.text : undefined
+  }
+
+  /** Refills from a native peek; returns the text, or null on a miss. */
+  fill(seen, peeked) {
+    if (peeked === null) return null
+    this.text = peeked[2]
+    this.until = performance.now() + peeked[1]
+    this.seen = seen
+    return this.text
+  }
+}
+
+// Memos for getIamToken: settings -> apikey -> Memo. Bounded: a process
+// with more distinct keys than this still works, it just asks the native cache.
+const memos = new Map()
+const MAX_MEMOS = 64
+let memoCount = 0
+
+function settingsKey(o) {
+  if (o == null) return ''
+  const clientId = clientIdOf(o)
+  if (clientId === undefined && o.scope == null) return o.url ?? ''
+  return `${o.url ?? ''}\n${clientId ?? ''}\n${o.scope ?? ''}`
+}
+
+function memoFor(apikey, options) {
+  const sk = settingsKey(options)
+  let byKey = memos.get(sk)
+  if (byKey === undefined) {
+    byKey = new Map()
+    memos.set(sk, byKey)
+  }
+  let memo = byKey.get(apikey)
+  if (memo === undefined) {
+    if (memoCount >= MAX_MEMOS) {
+      memos.clear()
+      memoCount = 0
+      return memoFor(apikey, options)
+    }
+    memo = new Memo()
+    byKey.set(apikey, memo)
+    memoCount++
+  }
+  return memo
+}
+
+// A client id counts (and is sent) only when its secret is set too.
+function clientIdOf(o) {
+  return o.clientId && o.clientSecret ? o.clientId : undefined
+}
 
 function getIamToken(apikey, options) {
   try {
     if (typeof apikey !== 'string' || apikey === '') return Promise.reject(invalid(NO_KEY))
-    let hit
-    if (options === undefined) {
-      hit = native.peekToken(apikey)
-    } else {
-      const bad = checkOptions(options, IAM_OPTIONS, 'options')
+    if (options !== undefined) {
+      const bad = checkIamOptions(options)
       if (bad) return Promise.reject(bad)
-      hit = peekWith(apikey, options)
     }
-    if (hit !== null) return Promise.resolve(hit)
+    const memo = memoFor(apikey, options)
+    const hit = memo.get()
+    if (hit !== undefined) return Promise.resolve(hit)
+    const seen = changes[0]
+    const o = options ?? undefined
+    const text = memo.fill(
+      seen,
+      o === undefined
+        ? native.peekToken(apikey)
+        : native.peekToken(apikey, o.url ?? undefined, clientIdOf(o), o.scope ?? undefined),
+    )
+    if (text !== null) return Promise.resolve(text)
     return native.fetchToken(apikey, iamOptions(options)).catch(rethrow)
   } catch (e) {
     return Promise.reject(asError(e))
   }
 }
 
-// The cache key is (url, apikey, clientId, scope); a client id counts only
-// when its secret is set too, as only then is it sent.
-function peekWith(apikey, o) {
-  if (o === null) return native.peekToken(apikey)
-  const clientId = o.clientId && o.clientSecret ? o.clientId : undefined
-  return native.peekToken(apikey, o.url ?? undefined, clientId, o.scope ?? undefined)
-}
-
 function getIamTokenInfo(apikey, options) {
   try {
     if (typeof apikey !== 'string' || apikey === '') return Promise.reject(invalid(NO_KEY))
-    const bad = checkOptions(options, IAM_OPTIONS, 'options')
+    const bad = checkIamOptions(options)
     if (bad) return Promise.reject(bad)
     return native.fetchTokenInfo(apikey, iamOptions(options)).catch(rethrow)
   } catch (e) {
@@ -53,7 +120,10 @@ function asError(e) {
   }
 }
 
+/** Drops every cached token (and the keys held to refresh them). */
 function clearTokenCache() {
+  memos.clear()
+  memoCount = 0
   native.clearTokenCache()
 }
 
@@ -75,11 +145,12 @@ function configureTokenCache(options) {
 class IamAuthenticator {
   #native
   #url
+  #memo = new Memo()
 
   constructor(options) {
     if (options === null || typeof options !== 'object') throw invalid('options must be an object with an apikey')
     if (typeof options.apikey !== 'string' || options.apikey === '') throw invalid(NO_KEY)
-    const bad = checkOptions(options, IAM_OPTIONS, 'options')
+    const bad = checkIamOptions(options)
     if (bad) throw bad
     try {
       this.#native = new native.NativeAuthenticator(options.apikey, iamOptions(options))
@@ -90,8 +161,11 @@ class IamAuthenticator {
   }
 
   getToken() {
-    const hit = this.#native.peek()
-    if (hit !== null) return Promise.resolve(hit)
+    const memo = this.#memo
+    let text = memo.get()
+    if (text !== undefined) return Promise.resolve(text)
+    text = memo.fill(changes[0], this.#native.peek())
+    if (text !== null) return Promise.resolve(text)
     return this.#native.fetch().catch(rethrow)
   }
 
@@ -103,6 +177,7 @@ class IamAuthenticator {
     return this.getToken().then(bearer)
   }
 
+  /** Drops the cached token for this key: the next call fetches a new one. */
   invalidate() {
     this.#native.invalidate()
   }

@@ -32,6 +32,28 @@ function checkOptions(o, shape, what) {
   return undefined
 }
 
+/**
+ * The IAM options check, unrolled: it runs on the cached-token path, where
+ * the generic loop above costs more than the rest of the call.
+ */
+function checkIamOptions(o, what = 'options') {
+  if (o === undefined || o === null) return undefined
+  if (typeof o !== 'object') return invalid(`${what} must be an object`)
+  const { url, clientId, clientSecret, scope, timeoutMs, maxRetries, headers, disableSslVerification, caCert } = o
+  if (url != null && typeof url !== 'string') return invalid(`${what}.url must be a string`)
+  if (clientId != null && typeof clientId !== 'string') return invalid(`${what}.clientId must be a string`)
+  if (clientSecret != null && typeof clientSecret !== 'string') return invalid(`${what}.clientSecret must be a string`)
+  if (scope != null && typeof scope !== 'string') return invalid(`${what}.scope must be a string`)
+  if (timeoutMs != null && typeof timeoutMs !== 'number') return invalid(`${what}.timeoutMs must be a number`)
+  if (maxRetries != null && typeof maxRetries !== 'number') return invalid(`${what}.maxRetries must be a number`)
+  if (disableSslVerification != null && typeof disableSslVerification !== 'boolean') {
+    return invalid(`${what}.disableSslVerification must be a boolean`)
+  }
+  if (caCert != null && typeof caCert !== 'string') return invalid(`${what}.caCert must be a string`)
+  if (headers != null) return checkOptions(o, { headers: 'object' }, what)
+  return undefined
+}
+
 /** Copies the IAM options the native layer reads (dropping null and unknown keys). */
 function iamOptions(o) {
   const out = {}
@@ -39,4 +61,4 @@ function iamOptions(o) {
   return out
 }
 
-module.exports = { IAM_OPTIONS, checkOptions, iamOptions }
+module.exports = { IAM_OPTIONS, checkOptions, checkIamOptions, iamOptions }

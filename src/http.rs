@@ -73,7 +73,11 @@ pub fn parse_service_url(raw: &str, what: &str) -> Result<url::Url> {
                 "{what} uses plain http:// to a host that is not loopback; use https://"
             )))
         }
-        s => return Err(Error::invalid(format!("{what} has unsupported scheme {s}:"))),
+        s => {
+            return Err(Error::invalid(format!(
+                "{what} has unsupported scheme {s}:"
+            )))
+        }
     }
     if u.host().is_none() {
         return Err(Error::invalid(format!("{what} has no host")));
@@ -280,7 +284,10 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -326,11 +333,15 @@ mod tests {
 
     #[test]
     fn describe_body_never_returns_the_page() {
-        let page = b"<html><head><title>502 Bad Gateway</title></head><body>long page text</body></html>";
+        let page =
+            b"<html><head><title>502 Bad Gateway</title></head><body>long page text</body></html>";
         let d = describe_body(Some("text/html; charset=utf-8"), page);
         assert!(d.contains("502 Bad Gateway") && d.contains("text/html"));
         assert!(!d.contains("long page text"));
-        assert_eq!(describe_body(None, b"xyz"), "a no content type body of 3 bytes");
+        assert_eq!(
+            describe_body(None, b"xyz"),
+            "a no content type body of 3 bytes"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use siphasher::sip128::{Hasher128, SipHasher13};
 use std::hash::Hasher;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
@@ -87,6 +87,9 @@ pub struct KeySpec<'a> {
 
 /// A token and the times (on the cache's clock) that govern it.
 pub struct Token {
+    /// Unique per token in this process (never 0): lets a caller that kept
+    /// the token's text know it is still the current one.
+    pub serial: u32,
     pub access_token: Secret,
     pub token_type: String,
     pub expires_in: i64,
@@ -118,12 +121,14 @@ impl Token {
             .filter(|s| *s > 0)
             .ok_or_else(|| Error::BadResponse {
                 status: 200,
-                message: "IAM's token has no usable lifetime (no exp/iat, expires_in or expiration)"
-                    .into(),
+                message:
+                    "IAM's token has no usable lifetime (no exp/iat, expires_in or expiration)"
+                        .into(),
             })?;
         let life_ms = (lifetime as u64).saturating_mul(1000);
         let margin = EXPIRY_MARGIN_MS.min(life_ms / 10);
         Ok(Token {
+            serial: next_serial(),
             expiration: claims
                 .map(|l| l.exp)
                 .or(r.expiration.map(|e| e as i64))
@@ -140,6 +145,12 @@ impl Token {
             refresh_at: now_ms + (life_ms as f64 * REFRESH_FRACTION) as u64,
             usable_until: now_ms + life_ms - margin,
         })
+    }
+
+    /// How long from `now` it may be handed out without asking the cache
+    /// again (until its refresh point).
+    pub fn fresh_for_ms(&self, now: u64) -> u64 {
+        self.refresh_at.min(self.usable_until).saturating_sub(now)
     }
 
     /// Whether it may still be handed out at `now`.
@@ -193,7 +204,34 @@ impl std::fmt::Debug for Entry {
     }
 }
 
+/// Counters bumped whenever any cached token is replaced or dropped, so a
+/// layer that memoises token texts (the JS hot path) knows to look again.
+/// One cell per subscriber: each JS environment maps its own cell.
+#[derive(Default)]
+pub struct Changes {
+    cells: Mutex<Vec<Arc<AtomicU32>>>,
+}
+
+impl Changes {
+    pub fn subscribe(&self) -> Arc<AtomicU32> {
+        let cell = Arc::new(AtomicU32::new(0));
+        self.cells.lock().push(cell.clone());
+        cell
+    }
+
+    pub fn unsubscribe(&self, cell: &Arc<AtomicU32>) {
+        self.cells.lock().retain(|c| !Arc::ptr_eq(c, cell));
+    }
+
+    fn bump(&self) {
+        for c in self.cells.lock().iter() {
+            c.fetch_add(1, Ordering::Release);
+        }
+    }
+}
+
 pub struct TokenCache {
+    pub changes: Changes,
     clock: Arc<dyn Clock>,
     runtime: tokio::runtime::Handle,
     hash_keys: (u64, u64),
@@ -209,6 +247,7 @@ impl TokenCache {
     ) -> Arc<Self> {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Arc::new(TokenCache {
+            changes: Changes::default(),
             clock,
             runtime,
             hash_keys: (
@@ -222,12 +261,7 @@ impl TokenCache {
 
     fn hash(&self, k: &KeySpec) -> u128 {
         let mut h = SipHasher13::new_with_keys(self.hash_keys.0, self.hash_keys.1);
-        for part in [
-            Some(k.base_url),
-            Some(k.apikey),
-            k.client_id,
-            k.scope,
-        ] {
+        for part in [Some(k.base_url), Some(k.apikey), k.client_id, k.scope] {
             match part {
                 Some(s) => {
                     h.write_u8(1);
@@ -327,6 +361,8 @@ impl TokenCache {
         if same {
             st.token = None;
             st.retry_at = 0;
+            drop(st);
+            self.changes.bump();
         }
     }
 
@@ -337,6 +373,7 @@ impl TokenCache {
             e.evicted.store(true, Ordering::Relaxed);
         }
         map.clear();
+        self.changes.bump();
     }
 
     pub fn len(&self) -> usize {
@@ -363,6 +400,11 @@ impl TokenCache {
         map.resize(cap);
     }
 
+    /// `Token::fresh_for_ms` on this cache's clock.
+    pub fn fresh_for_ms(&self, t: &Token) -> u64 {
+        t.fresh_for_ms(self.clock.now_ms())
+    }
+
     /// IAM requests started by this cache (each may make several attempts).
     pub fn requests_started(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -374,7 +416,11 @@ impl TokenCache {
         }
         st.fetching = true;
         self.requests.fetch_add(1, Ordering::Relaxed);
-        debug!("{why} for {} (key {})", entry.base_url, fingerprint(&entry.apikey));
+        debug!(
+            "{why} for {} (key {})",
+            entry.base_url,
+            fingerprint(&entry.apikey)
+        );
         let cfg = st.cfg.clone();
         let (cache, entry) = (self.clone(), entry.clone());
         self.runtime.spawn(async move {
@@ -397,8 +443,9 @@ impl TokenCache {
                 }
                 Err(e) => {
                     st.failures = st.failures.saturating_add(1);
-                    let backoff = (REFRESH_BACKOFF_BASE_MS << st.failures.min(16).saturating_sub(1))
-                        .min(REFRESH_BACKOFF_CAP_MS);
+                    let backoff = (REFRESH_BACKOFF_BASE_MS
+                        << st.failures.min(16).saturating_sub(1))
+                    .min(REFRESH_BACKOFF_CAP_MS);
                     st.retry_at = now + backoff;
                     debug!(
                         "token request for key {} failed ({}); background retry in {backoff} ms",
@@ -409,8 +456,21 @@ impl TokenCache {
             }
             std::mem::take(&mut st.waiters)
         };
+        if res.is_ok() {
+            self.changes.bump();
+        }
         for w in waiters {
             let _ = w.send(res.clone());
+        }
+    }
+}
+
+fn next_serial() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    loop {
+        let s = NEXT.fetch_add(1, Ordering::Relaxed);
+        if s != 0 {
+            return s;
         }
     }
 }

@@ -307,7 +307,10 @@ fn iam_error(
         None => (None, None, None),
     };
     let message = match (msg, &code) {
-        (Some(m), Some(c)) => format!("IAM answered {status}: {} ({c})", scrub(&m, &[apikey.expose()])),
+        (Some(m), Some(c)) => format!(
+            "IAM answered {status}: {} ({c})",
+            scrub(&m, &[apikey.expose()])
+        ),
         (Some(m), None) => format!("IAM answered {status}: {}", scrub(&m, &[apikey.expose()])),
         _ => format!(
             "IAM answered {status} with {}",
@@ -423,8 +426,17 @@ mod tests {
             }
             _ => unreachable!(),
         }
-        let page = format!("<html><title>502 Bad Gateway</title>{}</html>", "x".repeat(5000));
-        let e = iam_error(502, page.as_bytes(), Some("text/html"), Some("t-1".into()), &key);
+        let page = format!(
+            "<html><title>502 Bad Gateway</title>{}</html>",
+            "x".repeat(5000)
+        );
+        let e = iam_error(
+            502,
+            page.as_bytes(),
+            Some("text/html"),
+            Some("t-1".into()),
+            &key,
+        );
         assert!(e.message().len() < 200, "{}", e.message());
         assert!(e.message().contains("502 Bad Gateway"));
     }

@@ -6,7 +6,7 @@
 
 use super::convert::{JsIamOptions, JsTokenInfo};
 use super::{promise, throw};
-use crate::iam::cache::{Entry, KeySpec};
+use crate::iam::cache::{Entry, KeySpec, Token};
 use crate::iam::exchange::{self, IamConfig, IamOptions};
 use crate::iam::global_cache;
 use crate::secret::Secret;
@@ -14,14 +14,12 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
 
-/// A cached, usable token for these settings, or null (then call `fetchToken`).
-#[napi]
-pub fn peek_token(
+fn peek(
     apikey: String,
     url: Option<String>,
     client_id: Option<String>,
     scope: Option<String>,
-) -> Option<String> {
+) -> Option<Arc<Token>> {
     let apikey = Secret::from(apikey);
     let spec = KeySpec {
         base_url: exchange::canonical_base(url.as_deref()),
@@ -29,9 +27,47 @@ pub fn peek_token(
         client_id: client_id.as_deref().filter(|s| !s.is_empty()),
         scope: scope.as_deref().filter(|s| !s.is_empty()),
     };
-    global_cache()
-        .peek(&spec)
-        .map(|t| t.access_token.expose().to_string())
+    global_cache().peek(&spec)
+}
+
+/// A token as the JS hot path memoises it: `[serial, freshMs, text]`.
+type Peeked = (u32, f64, String);
+
+fn peeked(t: &Token) -> Peeked {
+    (
+        t.serial,
+        global_cache().fresh_for_ms(t) as f64,
+        t.access_token.expose().to_string(),
+    )
+}
+
+/// The cached, usable token for these settings as `[serial, freshMs, text]`
+/// (the text may be reused for `freshMs` unless the change counter moves), or
+/// null: then call `fetchToken`.
+#[napi(ts_return_type = "[number, number, string] | null")]
+pub fn peek_token(
+    apikey: String,
+    url: Option<String>,
+    client_id: Option<String>,
+    scope: Option<String>,
+) -> Option<Peeked> {
+    peek(apikey, url, client_id, scope).map(|t| peeked(&t))
+}
+
+/// This JS environment's change counter: a one-element Uint32Array that the
+/// cache bumps whenever a token is replaced or dropped.
+#[napi]
+pub fn change_counter(env: &Env) -> Result<Uint32ArraySlice<'_>> {
+    let cell = global_cache().changes.subscribe();
+    let ptr = cell.as_ptr();
+    // SAFETY: `ptr` points into the Arc'd cell, which the finalizer keeps
+    // alive until the array is collected; each call makes a new cell, so no
+    // two buffers share memory.
+    unsafe {
+        Uint32ArraySlice::from_external(env, ptr, 1, cell, |_, cell| {
+            global_cache().changes.unsubscribe(&cell);
+        })
+    }
 }
 
 /// Resolves the entry for a key and options (validating them).
@@ -145,12 +181,12 @@ impl NativeAuthenticator {
         &self.entry
     }
 
-    #[napi]
-    pub fn peek(&mut self) -> Option<String> {
-        let entry = self.current().clone();
+    /// As `peekToken`: `[serial, freshMs, text]` or null.
+    #[napi(ts_return_type = "[number, number, string] | null")]
+    pub fn peek(&mut self) -> Option<Peeked> {
         global_cache()
-            .peek_entry(&entry)
-            .map(|t| t.access_token.expose().to_string())
+            .peek_entry(self.current())
+            .map(|t| peeked(&t))
     }
 
     #[napi(ts_return_type = "Promise<string>")]

@@ -115,7 +115,8 @@ async fn never_hands_out_a_token_with_under_ten_seconds_left() {
     f.iam.push(Reply::Delay(Duration::ZERO));
     let first = f.cache.get(&e).await.unwrap();
     // Hold back the background refresh so the token runs down.
-    f.iam.push(Reply::Raw(503, "text/plain", "busy".into(), None));
+    f.iam
+        .push(Reply::Raw(503, "text/plain", "busy".into(), None));
     f.clock.advance(2_900_000);
     assert!(f.cache.peek_entry(&e).is_some());
     f.wait_for_hits(2).await;
@@ -134,7 +135,10 @@ async fn short_lived_tokens_scale_the_margin() {
     let e = f.entry("k");
     f.cache.get(&e).await.unwrap();
     f.clock.advance(17_900);
-    assert!(f.cache.peek_entry(&e).is_some(), "2 s margin for a 20 s token");
+    assert!(
+        f.cache.peek_entry(&e).is_some(),
+        "2 s margin for a 20 s token"
+    );
     f.clock.advance(200);
     assert!(f.cache.peek_entry(&e).is_none());
 }
@@ -158,7 +162,10 @@ async fn failed_background_refresh_keeps_serving_and_backs_off() {
     f.clock.advance(1_000);
     f.cache.peek_entry(&e);
     f.wait_for_hits(3).await;
-    assert_ne!(token_text(&f.cache.peek_entry(&e).unwrap()), token_text(&first));
+    assert_ne!(
+        token_text(&f.cache.peek_entry(&e).unwrap()),
+        token_text(&first)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,8 +196,12 @@ async fn one_error_for_all_waiters_and_the_next_call_tries_again() {
 async fn retries_5xx_and_429_then_gives_the_last_error() {
     let f = fixture(2.0).await;
     for _ in 0..3 {
-        f.iam
-            .push(Reply::Raw(503, "text/html", "<title>down</title>".into(), Some("0")));
+        f.iam.push(Reply::Raw(
+            503,
+            "text/html",
+            "<title>down</title>".into(),
+            Some("0"),
+        ));
     }
     let err = f.cache.get(&f.entry("k")).await.unwrap_err();
     assert_eq!(err.code(), "ERR_IAM");
@@ -207,10 +218,18 @@ async fn retries_5xx_and_429_then_gives_the_last_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_success_bodies_are_bad_responses() {
     let f = fixture(0.0).await;
-    f.iam
-        .push(Reply::Raw(200, "application/json", r#"{"access_token": "#.into(), None));
-    f.iam
-        .push(Reply::Raw(200, "application/json", r#"{"token_type":"Bearer"}"#.into(), None));
+    f.iam.push(Reply::Raw(
+        200,
+        "application/json",
+        r#"{"access_token": "#.into(),
+        None,
+    ));
+    f.iam.push(Reply::Raw(
+        200,
+        "application/json",
+        r#"{"token_type":"Bearer"}"#.into(),
+        None,
+    ));
     f.iam.push(Reply::Raw(
         200,
         "application/json",
@@ -339,7 +358,13 @@ async fn timeouts_and_refused_connections() {
         })
         .unwrap(),
     );
-    let e = f.cache.entry(&KeySpec { base_url: &cfg.base_url, ..f.spec("k") }, &cfg);
+    let e = f.cache.entry(
+        &KeySpec {
+            base_url: &cfg.base_url,
+            ..f.spec("k")
+        },
+        &cfg,
+    );
     let err = f.cache.get(&e).await.unwrap_err();
     assert_eq!(err.code(), "ERR_NETWORK");
     assert!(!err.message().contains("\"k\""));
