@@ -8,6 +8,7 @@ pub mod iam;
 pub mod log;
 pub mod runtime;
 pub mod secret;
+pub mod wml;
 
 #[cfg(feature = "node")]
 mod node;

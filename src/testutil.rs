@@ -20,6 +20,8 @@ pub enum Reply {
     Delay(Duration),
     /// Close the connection without answering.
     Reset,
+    /// An SSE body written in these pieces, `gap` apart, then closed.
+    Sse(Vec<&'static str>, Duration),
 }
 
 #[derive(Clone)]
@@ -27,6 +29,12 @@ pub struct FakeIam {
     pub url: String,
     hits: Arc<AtomicUsize>,
     script: Arc<Mutex<VecDeque<Reply>>>,
+    wml_hits: Arc<AtomicUsize>,
+    wml_script: Arc<Mutex<VecDeque<Reply>>>,
+    /// Request line and headers of the last non-IAM request.
+    pub last_wml_head: Arc<Mutex<String>>,
+    /// Set when a streamed reply's client went away before the end.
+    pub stream_cut: Arc<std::sync::atomic::AtomicBool>,
     lifetime: Arc<AtomicI64>,
     pub last_body: Arc<Mutex<String>>,
     pub last_auth: Arc<Mutex<Option<String>>>,
@@ -40,6 +48,10 @@ impl FakeIam {
             url: format!("http://{addr}"),
             hits: Default::default(),
             script: Default::default(),
+            wml_hits: Default::default(),
+            wml_script: Default::default(),
+            last_wml_head: Default::default(),
+            stream_cut: Default::default(),
             lifetime: Arc::new(AtomicI64::new(3600)),
             last_body: Default::default(),
             last_auth: Default::default(),
@@ -59,6 +71,16 @@ impl FakeIam {
 
     pub fn push(&self, r: Reply) {
         self.script.lock().push_back(r);
+    }
+
+    pub fn wml_hits(&self) -> usize {
+        self.wml_hits.load(Ordering::SeqCst)
+    }
+
+    /// Queues a reply for the next WML (non-IAM) request; unscripted ones get
+    /// a small predictions body.
+    pub fn push_wml(&self, r: Reply) {
+        self.wml_script.lock().push_back(r);
     }
 
     async fn serve(self, mut sock: TcpStream) {
@@ -82,10 +104,38 @@ impl FakeIam {
                 .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
                 .map(|l| l[14..].trim().to_string());
             buf.drain(..head_len + body_len);
-            self.hits.fetch_add(1, Ordering::SeqCst);
-            let reply = self.script.lock().pop_front();
+            let is_iam = head.starts_with("POST /identity/token");
+            let reply = if is_iam {
+                self.hits.fetch_add(1, Ordering::SeqCst);
+                self.script.lock().pop_front()
+            } else {
+                self.wml_hits.fetch_add(1, Ordering::SeqCst);
+                *self.last_wml_head.lock() = head.clone();
+                Some(self.wml_script.lock().pop_front().unwrap_or(Reply::Raw(
+                    200,
+                    "application/json",
+                    r#"{"predictions":[{"fields":["prediction"],"values":[["Y"]]}]}"#.into(),
+                    None,
+                )))
+            };
             let (status, ctype, body, retry_after) = match reply {
                 Some(Reply::Reset) => return,
+                Some(Reply::Sse(pieces, gap)) => {
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    for p in pieces {
+                        tokio::time::sleep(gap).await;
+                        if sock.write_all(p.as_bytes()).await.is_err()
+                            || sock.flush().await.is_err()
+                        {
+                            self.stream_cut.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                    }
+                    return;
+                }
                 Some(Reply::Raw(s, c, b, ra)) => (s, c, b, ra),
                 Some(Reply::Delay(d)) => {
                     tokio::time::sleep(d).await;

@@ -1,0 +1,340 @@
+use super::*;
+use crate::iam::cache::{ManualClock, TokenCache};
+use crate::testutil::{FakeIam, Reply};
+
+async fn setup(extra: impl FnOnce(&mut WmlOptions)) -> (FakeIam, WmlClient) {
+    let srv = FakeIam::start().await;
+    let cache = TokenCache::new(
+        Arc::new(ManualClock::default()),
+        100,
+        tokio::runtime::Handle::current(),
+    );
+    let mut o = WmlOptions {
+        url: srv.url.clone(),
+        apikey: Some(Secret::new("wml-key")),
+        iam: IamOptions {
+            url: Some(srv.url.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    extra(&mut o);
+    let c = WmlClient::new(&o, cache).unwrap();
+    (srv, c)
+}
+
+fn wml_error_body(code: &str) -> String {
+    format!(
+        r#"{{"errors":[{{"code":"{code}","message":"msg for {code}","more_info":"https://x"}}],"trace":"tr-1","status_code":400}}"#
+    )
+}
+
+const PAYLOAD: &str = r#"{"input_data":[{"fields":["a"],"values":[[1]]}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scores_with_a_cached_bearer_token() {
+    let (srv, c) = setup(|_| {}).await;
+    let o = CallOptions {
+        transaction_id: Some("tx-42".into()),
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        let body = c
+            .score("dep-1", Bytes::from_static(PAYLOAD.as_bytes()), &o)
+            .await
+            .unwrap();
+        assert!(body.contains("predictions"));
+    }
+    assert_eq!(srv.hits(), 1, "one IAM request for all calls");
+    assert_eq!(srv.wml_hits(), 3);
+    let head = srv.last_wml_head.lock().clone().to_ascii_lowercase();
+    assert!(head.starts_with("post /ml/v4/deployments/dep-1/predictions?version=2023-05-29 "));
+    assert!(head.contains("authorization: bearer ey"));
+    assert!(head.contains("x-global-transaction-id: tx-42"));
+    assert!(head.contains("content-type: application/json"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_refreshes_the_token_once() {
+    let (srv, c) = setup(|_| {}).await;
+    let body = || Bytes::from_static(PAYLOAD.as_bytes());
+    srv.push_wml(Reply::Raw(
+        401,
+        "application/json",
+        wml_error_body("authentication_token_expired"),
+        None,
+    ));
+    c.score("d", body(), &CallOptions::default()).await.unwrap();
+    assert_eq!((srv.hits(), srv.wml_hits()), (2, 2));
+
+    for _ in 0..2 {
+        srv.push_wml(Reply::Raw(
+            401,
+            "application/json",
+            wml_error_body("authentication_token_not_valid"),
+            None,
+        ));
+    }
+    let e = c
+        .score("d", body(), &CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_WML");
+    assert_eq!(e.status(), Some(401));
+    assert_eq!((srv.hits(), srv.wml_hits()), (3, 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_the_retryable_and_not_the_rest() {
+    let (srv, c) = setup(|o| o.iam.max_retries = Some(3.0)).await;
+    let body = || Bytes::from_static(PAYLOAD.as_bytes());
+    for s in [429, 502, 503] {
+        srv.push_wml(Reply::Raw(
+            s,
+            "application/json",
+            wml_error_body("busy"),
+            Some("0"),
+        ));
+    }
+    c.score("d", body(), &CallOptions::default()).await.unwrap();
+    assert_eq!(srv.wml_hits(), 4);
+
+    for (status, code) in [
+        (400, "invalid_input_argument"),
+        (403, "authorization_rejected"),
+        (404, "deployment_not_found"),
+    ] {
+        let before = srv.wml_hits();
+        srv.push_wml(Reply::Raw(
+            status,
+            "application/json",
+            wml_error_body(code),
+            None,
+        ));
+        let e = c
+            .score("d", body(), &CallOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(srv.wml_hits(), before + 1, "{status} is not retried");
+        match e {
+            Error::Wml {
+                status: s,
+                message,
+                errors,
+                trace,
+            } => {
+                assert_eq!(s, status);
+                assert!(message.contains(&format!("msg for {code}")));
+                assert!(errors.unwrap().contains(code));
+                assert_eq!(trace.as_deref(), Some("tr-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_token_credentials_skip_iam() {
+    let (srv, c) = setup(|o| {
+        o.apikey = None;
+        o.token = Some(Secret::new("user-managed-token"));
+    })
+    .await;
+    c.score(
+        "d",
+        Bytes::from_static(PAYLOAD.as_bytes()),
+        &CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(srv.hits(), 0);
+    assert!(srv
+        .last_wml_head
+        .lock()
+        .contains("Bearer user-managed-token"));
+    srv.push_wml(Reply::Raw(
+        401,
+        "application/json",
+        wml_error_body("authentication_token_not_valid"),
+        None,
+    ));
+    let e = c
+        .score("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(401));
+    assert_eq!(srv.wml_hits(), 2, "no refresh possible, no second try");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_timeout() {
+    let (srv, c) = setup(|_| {}).await;
+    c.score("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap(); // warm the token
+    srv.push_wml(Reply::Delay(Duration::from_secs(5)));
+    let e = c
+        .score(
+            "d",
+            Bytes::new(),
+            &CallOptions {
+                timeout: Some(Duration::from_millis(100)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_TIMEOUT");
+
+    srv.push_wml(Reply::Delay(Duration::from_secs(5)));
+    let cancel = CancellationToken::new();
+    let o = CallOptions {
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
+    let t = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cancel.cancel();
+    });
+    assert_eq!(
+        c.score("d", Bytes::new(), &o).await.unwrap_err(),
+        Error::Aborted
+    );
+    t.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_events_across_split_reads_and_stops_on_error_events() {
+    let (srv, c) = setup(|_| {}).await;
+    srv.push_wml(Reply::Sse(
+        vec![
+            ": ping\n\nid: 1\nevent: message\nda",
+            "ta: {\"results\":[{\"generated_text\":\"He\"}]}\n",
+            "\nid: 2\ndata: {\"results\":[{\"generated_text\":\"llo\"}]}\n\n",
+        ],
+        Duration::from_millis(5),
+    ));
+    let mut s = c
+        .stream("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while let Some(ev) = s.next().await.unwrap() {
+        got.push(ev);
+    }
+    assert_eq!(got.len(), 2);
+    assert!(got[0].contains("\"He\"") && got[1].contains("\"llo\""));
+    assert!(srv
+        .last_wml_head
+        .lock()
+        .contains("/text/generation_stream?version="));
+
+    srv.push_wml(Reply::Sse(
+        vec![
+            "data: {\"results\":[]}\n\n",
+            "event: error\ndata: {\"errors\":[{\"code\":\"authentication_token_expired\",\"message\":\"expired\"}],\"trace\":\"t\",\"status_code\":401}\n\n",
+            "data: {\"results\":[]}\n\n",
+        ],
+        Duration::from_millis(5),
+    ));
+    let iam_before = srv.hits();
+    let mut s = c
+        .stream("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap();
+    assert!(s.next().await.unwrap().is_some());
+    let e = s.next().await.unwrap_err();
+    assert_eq!(e.code(), "ERR_WML");
+    assert_eq!(e.status(), Some(401));
+    // The rejected token was dropped: the next call gets a new one.
+    c.score("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(srv.hits(), iam_before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_stream_closes_the_connection() {
+    let (srv, c) = setup(|_| {}).await;
+    srv.push_wml(Reply::Sse(
+        vec!["data: {}\n\n"; 200],
+        Duration::from_millis(10),
+    ));
+    let mut s = c
+        .stream("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap();
+    assert!(s.next().await.unwrap().is_some());
+    s.close();
+    for _ in 0..200 {
+        if srv.stream_cut.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the server kept writing to a closed stream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_settings_and_ids() {
+    let (_srv, c) = setup(|_| {}).await;
+    for id in ["", "a/b", "a?b", "a#b", "..", "x..y", "a%2f"] {
+        let e = c
+            .score(id, Bytes::new(), &CallOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_ARG", "{id:?}");
+    }
+    let cache = TokenCache::new(
+        Arc::new(ManualClock::default()),
+        10,
+        tokio::runtime::Handle::current(),
+    );
+    for o in [
+        WmlOptions {
+            url: "".into(),
+            apikey: Some(Secret::new("k")),
+            ..Default::default()
+        },
+        WmlOptions {
+            url: "http://us-south.ml.cloud.ibm.com".into(),
+            apikey: Some(Secret::new("k")),
+            ..Default::default()
+        },
+        WmlOptions {
+            url: "https://us-south.ml.cloud.ibm.com".into(),
+            ..Default::default()
+        },
+        WmlOptions {
+            url: "https://x.y".into(),
+            apikey: Some(Secret::new("k")),
+            version: Some("May 2023".into()),
+            ..Default::default()
+        },
+    ] {
+        assert_eq!(
+            WmlClient::new(&o, cache.clone()).unwrap_err().code(),
+            "ERR_INVALID_ARG"
+        );
+    }
+    assert!(!format!("{c:?}").contains("wml-key"));
+}
+
+#[test]
+fn error_bodies() {
+    let e = error_from_body(
+        502,
+        b"<html><title>502 Bad Gateway</title></html>",
+        Some("text/html"),
+        None,
+    );
+    assert!(e.message().contains("502 Bad Gateway") && e.message().len() < 200);
+    let e = error_from_body(
+        400,
+        br#"{"errors":[{"code":"x","message":"bad token abc.def.ghi"}]}"#,
+        None,
+        Some("abc.def.ghi"),
+    );
+    assert!(!e.message().contains("abc.def.ghi"));
+    assert!(!e.to_json().contains("abc.def.ghi"));
+}
