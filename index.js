@@ -1,9 +1,24 @@
 'use strict'
 // wml-native: IBM Cloud IAM tokens and Watson Machine Learning scoring.
+const iam = require('./lib/iam')
+const { WmlClient } = require('./lib/wml')
+const errors = require('./lib/errors')
+
 module.exports = {
-  ...require('./lib/iam'),
-  ...require('./lib/errors'),
+  getIamToken: iam.getIamToken,
+  getIamTokenInfo: iam.getIamTokenInfo,
+  clearTokenCache: iam.clearTokenCache,
+  configureTokenCache: iam.configureTokenCache,
+  tokenCacheStats: iam.tokenCacheStats,
+  IamAuthenticator: iam.IamAuthenticator,
+  WmlClient,
+  WmlNativeError: errors.WmlNativeError,
+  InvalidArgumentError: errors.InvalidArgumentError,
+  IamError: errors.IamError,
+  WmlError: errors.WmlError,
+  TimeoutError: errors.TimeoutError,
+  NetworkError: errors.NetworkError,
+  TlsError: errors.TlsError,
+  BadResponseError: errors.BadResponseError,
+  AbortError: errors.AbortError,
 }
-delete module.exports.fromNative
-delete module.exports.rethrow
-delete module.exports.invalid

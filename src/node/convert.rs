@@ -3,6 +3,7 @@
 use crate::iam::cache::Token;
 use crate::iam::exchange::IamOptions;
 use crate::secret::Secret;
+use crate::wml::client::WmlOptions;
 use napi_derive::napi;
 use std::collections::HashMap;
 
@@ -60,4 +61,54 @@ impl From<&Token> for JsTokenInfo {
             ims_user_id: t.ims_user_id,
         }
     }
+}
+
+/// `WmlCredentials` as JavaScript passes them (type-checked by index.js).
+#[napi(object)]
+#[derive(Default)]
+pub struct JsWmlCredentials {
+    pub url: Option<String>,
+    pub apikey: Option<String>,
+    pub token: Option<String>,
+    pub iam_url: Option<String>,
+    pub version: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scope: Option<String>,
+    pub timeout_ms: Option<f64>,
+    pub max_retries: Option<f64>,
+    pub headers: Option<HashMap<String, String>>,
+    pub disable_ssl_verification: Option<bool>,
+    pub ca_cert: Option<String>,
+}
+
+impl From<JsWmlCredentials> for WmlOptions {
+    fn from(c: JsWmlCredentials) -> Self {
+        WmlOptions {
+            url: c.url.unwrap_or_default(),
+            apikey: c.apikey.map(Secret::new),
+            token: c.token.map(Secret::new),
+            version: c.version,
+            iam: JsIamOptions {
+                url: c.iam_url,
+                client_id: c.client_id,
+                client_secret: c.client_secret,
+                scope: c.scope,
+                timeout_ms: c.timeout_ms,
+                max_retries: c.max_retries,
+                headers: c.headers,
+                disable_ssl_verification: c.disable_ssl_verification,
+                ca_cert: c.ca_cert,
+            }
+            .into(),
+        }
+    }
+}
+
+/// Per-call options (the AbortSignal is handled in index.js).
+#[napi(object)]
+#[derive(Default)]
+pub struct JsCallOptions {
+    pub timeout_ms: Option<f64>,
+    pub transaction_id: Option<String>,
 }

@@ -5,6 +5,7 @@
 
 mod convert;
 mod iam;
+mod wml;
 
 use crate::error::Error;
 use napi::bindgen_prelude::*;

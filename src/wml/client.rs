@@ -520,6 +520,12 @@ impl EventStream {
         self.task.abort();
         self.rx.close();
     }
+
+    /// A handle that closes the stream from elsewhere (a pending `next`
+    /// then ends with `None`).
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.task.abort_handle()
+    }
 }
 
 impl Drop for EventStream {

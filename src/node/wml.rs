@@ -1,0 +1,149 @@
+//! The `WmlClient` class, its streams, and the cancel handle an AbortSignal drives.
+
+use super::convert::{JsCallOptions, JsWmlCredentials};
+use super::{promise, throw};
+use crate::iam::exchange::timeout_from;
+use crate::iam::global_cache;
+use crate::wml::client::{CallOptions, EventStream, WmlClient, DEFAULT_TIMEOUT};
+use bytes::Bytes;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Fired by index.js when the caller's AbortSignal aborts.
+#[napi]
+#[derive(Default)]
+pub struct NativeCancel {
+    token: CancellationToken,
+}
+
+#[napi]
+impl NativeCancel {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[napi]
+    pub fn cancel(&self) {
+        self.token.cancel();
+    }
+}
+
+#[napi]
+pub struct NativeWmlClient {
+    inner: Arc<WmlClient>,
+}
+
+fn body_bytes(body: Either<String, Uint8Array>) -> Bytes {
+    match body {
+        Either::A(s) => Bytes::from(s),
+        Either::B(b) => Bytes::copy_from_slice(&b),
+    }
+}
+
+fn call_options(
+    o: Option<JsCallOptions>,
+    cancel: Option<&NativeCancel>,
+) -> crate::error::Result<CallOptions> {
+    let o = o.unwrap_or_default();
+    Ok(CallOptions {
+        timeout: match o.timeout_ms {
+            Some(_) => Some(timeout_from(o.timeout_ms, DEFAULT_TIMEOUT, "options.timeoutMs")?),
+            None => None,
+        },
+        transaction_id: o.transaction_id.filter(|t| !t.is_empty()),
+        cancel: cancel.map(|c| c.token.clone()),
+    })
+}
+
+#[napi]
+impl NativeWmlClient {
+    #[napi(constructor)]
+    pub fn new(credentials: JsWmlCredentials) -> Result<Self> {
+        let inner = throw(WmlClient::new(&credentials.into(), global_cache().clone()))?;
+        Ok(NativeWmlClient {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Scores; resolves to the response body text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn score<'env>(
+        &self,
+        env: &'env Env,
+        deployment_id: String,
+        body: Either<String, Uint8Array>,
+        options: Option<JsCallOptions>,
+        cancel: Option<&NativeCancel>,
+    ) -> Result<Object<'env>> {
+        let o = throw(call_options(options, cancel))?;
+        let (c, body) = (self.inner.clone(), body_bytes(body));
+        promise(env, async move { c.score(&deployment_id, body, &o).await })
+    }
+
+    /// Generates text; resolves to the response body text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn generate<'env>(
+        &self,
+        env: &'env Env,
+        deployment_id: String,
+        body: Either<String, Uint8Array>,
+        options: Option<JsCallOptions>,
+        cancel: Option<&NativeCancel>,
+    ) -> Result<Object<'env>> {
+        let o = throw(call_options(options, cancel))?;
+        let (c, body) = (self.inner.clone(), body_bytes(body));
+        promise(env, async move { c.generate(&deployment_id, body, &o).await })
+    }
+
+    /// Opens a generation stream; resolves once the service accepted it.
+    #[napi(ts_return_type = "Promise<NativeStream>")]
+    pub fn stream<'env>(
+        &self,
+        env: &'env Env,
+        deployment_id: String,
+        body: Either<String, Uint8Array>,
+        options: Option<JsCallOptions>,
+        cancel: Option<&NativeCancel>,
+    ) -> Result<Object<'env>> {
+        let o = throw(call_options(options, cancel))?;
+        let (c, body) = (self.inner.clone(), body_bytes(body));
+        promise(env, async move {
+            let s = c.stream(&deployment_id, body, &o).await?;
+            Ok(NativeStream::from(s))
+        })
+    }
+}
+
+/// A generation stream: `next()` resolves to one event's JSON text, or null
+/// at the end; `close()` closes the connection at once.
+#[napi]
+pub struct NativeStream {
+    inner: Arc<tokio::sync::Mutex<EventStream>>,
+    abort: tokio::task::AbortHandle,
+}
+
+impl From<EventStream> for NativeStream {
+    fn from(s: EventStream) -> Self {
+        NativeStream {
+            abort: s.abort_handle(),
+            inner: Arc::new(tokio::sync::Mutex::new(s)),
+        }
+    }
+}
+
+#[napi]
+impl NativeStream {
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub fn next<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let inner = self.inner.clone();
+        promise(env, async move { inner.lock().await.next().await })
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.abort.abort();
+    }
+}
