@@ -1,0 +1,266 @@
+/**
+ * wml-native: IBM Cloud IAM tokens and Watson Machine Learning / watsonx.ai
+ * scoring for Node.js, as a native (Rust) addon with a process-wide token cache.
+ */
+
+// ---------------------------------------------------------------- IAM
+
+/** Settings for the IAM token exchange. */
+export interface IamOptions {
+  /** IAM base URL. Default `https://iam.cloud.ibm.com`; a URL ending in `/identity/token` is accepted too. */
+  url?: string
+  /** HTTP Basic client id sent to IAM; only used when `clientSecret` is set too. */
+  clientId?: string
+  /** HTTP Basic client secret sent to IAM; only used when `clientId` is set too. */
+  clientSecret?: string
+  /** `scope` form field of the token request. */
+  scope?: string
+  /** Timeout of each token request attempt, in ms. Default `30000`. */
+  timeoutMs?: number
+  /** Retries after the first attempt on 429, 5xx and connection failures. Default `3`. */
+  maxRetries?: number
+  /** Extra headers sent with each request. */
+  headers?: Record<string, string>
+  /** Accept any TLS certificate. Default `false`. For test systems only. */
+  disableSslVerification?: boolean
+  /** Extra trusted CA certificates, PEM (one or more). */
+  caCert?: string
+}
+
+/** What IAM said about a token. */
+export interface IamTokenInfo {
+  accessToken: string
+  /** `"Bearer"`. */
+  tokenType: string
+  /** Lifetime in seconds as IAM reported it. */
+  expiresIn: number
+  /** Expiry time, epoch seconds (the JWT's `exp`). */
+  expiration: number
+  scope?: string
+  refreshToken?: string
+  imsUserId?: number
+}
+
+/**
+ * An IAM access token for `apikey`. Served from the process-wide cache: one
+ * IAM request per key per token lifetime however many callers, refreshed in
+ * the background past 80% of the lifetime, never handed out with under 10 s
+ * to live. Rejects (never throws) with the error classes below.
+ */
+export declare function getIamToken(apikey: string, options?: IamOptions): Promise<string>
+
+/** As `getIamToken`, with the token's details. */
+export declare function getIamTokenInfo(apikey: string, options?: IamOptions): Promise<IamTokenInfo>
+
+/** Drops every cached token and the keys held to refresh them. */
+export declare function clearTokenCache(): void
+
+/** Cache settings. `maxEntries`: how many distinct keys are kept (least recently used out). Default 10,000. */
+export declare function configureTokenCache(options: { maxEntries?: number }): void
+
+/** Cache figures: cached keys, the bound, and IAM requests started so far. */
+export declare function tokenCacheStats(): { size: number; capacity: number; requests: number }
+
+/** One API key with its IAM settings; shares the process-wide cache. */
+export declare class IamAuthenticator {
+  constructor(options: IamOptions & { apikey: string })
+  getToken(): Promise<string>
+  getTokenInfo(): Promise<IamTokenInfo>
+  /** `"Bearer <token>"`, ready for an `Authorization` header. */
+  authorizationHeader(): Promise<string>
+  /** Drops the cached token for this key: the next call fetches a new one. */
+  invalidate(): void
+}
+
+// ---------------------------------------------------------------- WML
+
+/** The credentials IBM's Python `APIClient(wml_credentials)` takes. */
+export interface WmlCredentials extends Omit<IamOptions, 'url'> {
+  /** Service URL, e.g. `https://us-south.ml.cloud.ibm.com`. */
+  url: string
+  /** A user or service ID API key. */
+  apikey?: string
+  /** Or a bearer token you manage yourself (no IAM call is made). */
+  token?: string
+  /** IAM base URL for the apikey. Default `https://iam.cloud.ibm.com`. */
+  iamUrl?: string
+  /** API version date sent as `?version=`. Default `2023-05-29`. */
+  version?: string
+}
+
+export interface RequestOptions {
+  /** Aborts the call at once; an already aborted signal sends nothing. */
+  signal?: AbortSignal
+  /** Bound on the whole call (token, retries, body), in ms. Default: the credentials' `timeoutMs`, else 60000. For streams: the whole stream. */
+  timeoutMs?: number
+  /** Sent as `X-Global-Transaction-Id`. */
+  transactionId?: string
+}
+
+/** A JSON value as the service accepts it. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+/** One input block of a scoring request. */
+export interface ScoringInput {
+  id?: string
+  fields?: string[]
+  /** Rows; a row may nest deeper for tensors. */
+  values: JsonValue[][] | JsonValue[]
+}
+
+export interface ScoringPayload {
+  input_data: ScoringInput[]
+  [key: string]: unknown
+}
+
+export interface ScoringPrediction {
+  id?: string
+  fields?: string[]
+  values: JsonValue[]
+  [key: string]: unknown
+}
+
+export interface ScoringResponse {
+  predictions: ScoringPrediction[]
+  [key: string]: unknown
+}
+
+export type DecodingMethod = 'greedy' | 'sample'
+
+export interface TextGenerationParameters {
+  decoding_method?: DecodingMethod
+  max_new_tokens?: number
+  min_new_tokens?: number
+  stop_sequences?: string[]
+  temperature?: number
+  top_k?: number
+  top_p?: number
+  repetition_penalty?: number
+  random_seed?: number
+  time_limit?: number
+  truncate_input_tokens?: number
+  include_stop_sequence?: boolean
+  return_options?: Record<string, boolean>
+  [key: string]: unknown
+}
+
+export interface TextGenerationRequest {
+  input: string
+  parameters?: TextGenerationParameters
+  moderations?: Record<string, unknown>
+  [key: string]: unknown
+}
+
+export type StopReason =
+  | 'not_finished'
+  | 'max_tokens'
+  | 'eos_token'
+  | 'cancelled'
+  | 'time_limit'
+  | 'stop_sequence'
+  | 'token_limit'
+  | 'error'
+
+export interface TextGenerationResult {
+  generated_text: string
+  generated_token_count?: number
+  input_token_count?: number
+  stop_reason: StopReason
+  seed?: number
+  [key: string]: unknown
+}
+
+export interface TextGenerationResponse {
+  model_id?: string
+  created_at?: string
+  results: TextGenerationResult[]
+  [key: string]: unknown
+}
+
+/** The Watson Machine Learning / watsonx.ai client. */
+export declare class WmlClient {
+  constructor(credentials: WmlCredentials)
+  /** `POST /ml/v4/deployments/{id}/predictions`. `payload` may also be pre-serialised JSON bytes. */
+  score(deploymentId: string, payload: ScoringPayload | Uint8Array, options?: RequestOptions): Promise<ScoringResponse>
+  /** `POST /ml/v1/deployments/{id}/text/generation`. */
+  generateText(
+    deploymentId: string,
+    request: TextGenerationRequest | Uint8Array,
+    options?: RequestOptions,
+  ): Promise<TextGenerationResponse>
+  /**
+   * `POST /ml/v1/deployments/{id}/text/generation_stream`: one chunk per
+   * server event. Breaking out of the loop, `return()` or an abort closes the
+   * connection at once; an error event makes the iteration throw `WmlError`.
+   */
+  generateTextStream(
+    deploymentId: string,
+    request: TextGenerationRequest | Uint8Array,
+    options?: RequestOptions,
+  ): AsyncIterableIterator<TextGenerationResponse>
+}
+
+// ---------------------------------------------------------------- errors
+
+export type ErrorCode =
+  | 'ERR_INVALID_ARG'
+  | 'ERR_IAM'
+  | 'ERR_WML'
+  | 'ERR_TIMEOUT'
+  | 'ERR_NETWORK'
+  | 'ERR_TLS'
+  | 'ERR_BAD_RESPONSE'
+  | 'ERR_ABORTED'
+
+/** The service's own error entries (`errors[]` of a WML error body). */
+export interface WmlServiceError {
+  code: string
+  message: string
+  more_info?: string
+  [key: string]: unknown
+}
+
+/** Base class of every error this package rejects with. Never carries a key or token. */
+export declare class WmlNativeError extends Error {
+  readonly code: ErrorCode
+  /** HTTP status the service answered with, when there was one. */
+  readonly status?: number
+}
+/** A bad argument; nothing was sent. */
+export declare class InvalidArgumentError extends WmlNativeError {
+  readonly code: 'ERR_INVALID_ARG'
+}
+/** IAM answered with an error status. */
+export declare class IamError extends WmlNativeError {
+  readonly code: 'ERR_IAM'
+  readonly status: number
+  /** IAM's `errorCode`, e.g. `BXNIM0415E`. */
+  readonly iamErrorCode?: string
+  /** IAM's `context.requestId`. */
+  readonly requestId?: string
+}
+/** WML / watsonx.ai answered with an error status (or an error event mid-stream). */
+export declare class WmlError extends WmlNativeError {
+  readonly code: 'ERR_WML'
+  readonly status: number
+  readonly errors?: WmlServiceError[]
+  readonly trace?: string
+}
+export declare class TimeoutError extends WmlNativeError {
+  readonly code: 'ERR_TIMEOUT'
+}
+export declare class NetworkError extends WmlNativeError {
+  readonly code: 'ERR_NETWORK'
+}
+/** The server's TLS certificate was rejected (see `caCert`). */
+export declare class TlsError extends WmlNativeError {
+  readonly code: 'ERR_TLS'
+}
+/** A 2xx answer that could not be used. */
+export declare class BadResponseError extends WmlNativeError {
+  readonly code: 'ERR_BAD_RESPONSE'
+}
+/** The caller's AbortSignal fired; `cause` is the signal's reason. */
+export declare class AbortError extends WmlNativeError {
+  readonly code: 'ERR_ABORTED'
+}
