@@ -180,6 +180,14 @@ export interface TextGenerationResponse {
 /** The Watson Machine Learning / watsonx.ai client. */
 export declare class WmlClient {
   constructor(credentials: WmlCredentials)
+  /**
+   * A client configured from the environment, following IBM's SDK conventions:
+   * `<NAME>_URL`, `<NAME>_APIKEY` (or `<NAME>_BEARER_TOKEN`), `<NAME>_AUTH_URL`,
+   * `<NAME>_AUTH_DISABLE_SSL`, `<NAME>_DISABLE_SSL`, from the environment or an
+   * `ibm-credentials.env` file (`IBM_CREDENTIALS_FILE`). `serviceName` defaults to
+   * `"WML"`. A missing value throws `InvalidArgumentError` naming the variable.
+   */
+  static fromEnv(serviceName?: string): WmlClient
   /** `POST /ml/v4/deployments/{id}/predictions`. `payload` may also be pre-serialised JSON bytes. */
   score(deploymentId: string, payload: ScoringPayload | Uint8Array, options?: RequestOptions): Promise<ScoringResponse>
   /** `POST /ml/v1/deployments/{id}/text/generation`. */

@@ -150,6 +150,16 @@ class WmlClient {
     }
   }
 
+  /**
+   * A client configured from the environment, following IBM's SDK
+   * conventions: `<NAME>_URL`, `<NAME>_APIKEY`, `<NAME>_AUTH_URL`,
+   * `<NAME>_AUTH_DISABLE_SSL`, ... from the process environment or an
+   * `ibm-credentials.env` file (`IBM_CREDENTIALS_FILE`). Default name `WML`.
+   */
+  static fromEnv(serviceName) {
+    return new WmlClient(require('./env').credentialsFromEnv(serviceName))
+  }
+
   [Symbol.for('nodejs.util.inspect.custom')]() {
     return `WmlClient { url: '${this.#url}' }`
   }
