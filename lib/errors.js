@@ -38,17 +38,24 @@ const TlsError = define('TlsError', 'ERR_TLS')
 const BadResponseError = define('BadResponseError', 'ERR_BAD_RESPONSE')
 const AbortError = define('AbortError', 'ERR_ABORTED')
 
+/** Builds the public error from the native layer's JSON payload, or undefined. */
+function fromJson(text) {
+  if (!text.startsWith('{"code":"')) return undefined
+  try {
+    const p = JSON.parse(text)
+    const C = classes[p.code] || WmlNativeError
+    return C === WmlNativeError ? new C(p.message, p.code, p) : new C(p.message, p)
+  } catch {
+    return undefined
+  }
+}
+
 /** Builds the public error from one the native layer threw or rejected with. */
 function fromNative(e) {
   if (e instanceof WmlNativeError) return e
   const msg = e && typeof e.message === 'string' ? e.message : ''
-  if (msg.startsWith('{"code":"')) {
-    try {
-      const p = JSON.parse(msg)
-      const C = classes[p.code] || WmlNativeError
-      return C === WmlNativeError ? new C(p.message, p.code, p) : new C(p.message, p)
-    } catch {}
-  }
+  const err = fromJson(msg)
+  if (err) return err
   // A napi argument conversion failure: its text may quote the value, so it is not repeated.
   return new InvalidArgumentError('an argument has the wrong type')
 }
@@ -71,6 +78,7 @@ module.exports = {
   TlsError,
   BadResponseError,
   AbortError,
+  fromJson,
   fromNative,
   rethrow,
   invalid,

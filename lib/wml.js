@@ -5,6 +5,7 @@
 const native = require('../native.js')
 const { rethrow, invalid, AbortError, BadResponseError } = require('./errors')
 const { checkOptions, checkIamOptions, iamOptions } = require('./options')
+const { nativeCall } = require('./calls')
 
 const CREDENTIAL_STRINGS = { url: 'string', apikey: 'string', token: 'string', iamUrl: 'string', version: 'string' }
 const CALL_OPTIONS = { timeoutMs: 'number', transactionId: 'string', signal: 'object' }
@@ -128,15 +129,17 @@ class WmlClient {
       if (bad) return Promise.reject(bad)
       const body = serialize(payload, what)
       const signal = options && options.signal
+      const native = this.#native
+      const opts = nativeCallOptions(options)
       if (signal == null) {
-        return this.#native[method](deploymentId, body, nativeCallOptions(options)).then(parseJson, rethrow)
+        return nativeCall((q, id) => native[method](q, id, deploymentId, body, opts), parseJson)
       }
       if (signal.aborted) return Promise.reject(abortError(signal))
       const [cancel, unlink] = link(signal)
-      return this.#native[method](deploymentId, body, nativeCallOptions(options), cancel).then(
-        (text) => {
+      return nativeCall((q, id) => native[method](q, id, deploymentId, body, opts, cancel), parseJson).then(
+        (value) => {
           unlink()
-          return parseJson(text)
+          return value
         },
         (e) => {
           unlink()
@@ -206,7 +209,7 @@ class GenerationStream {
     try {
       const stream = this.#stream ?? (await (this.#opening ??= this.#open()))
       if (this.#done) return { done: true, value: undefined }
-      const text = await stream.next()
+      const text = await nativeCall((q, id) => stream.next(q, id))
       if (text === null) {
         this.#finish()
         return { done: true, value: undefined }

@@ -91,6 +91,8 @@ pub struct Token {
     /// the token's text know it is still the current one.
     pub serial: u32,
     pub access_token: Secret,
+    /// `Bearer <token>`, built once, marked sensitive.
+    pub bearer: reqwest::header::HeaderValue,
     pub token_type: String,
     pub expires_in: i64,
     /// Epoch seconds of `exp`.
@@ -125,10 +127,19 @@ impl Token {
                     "IAM's token has no usable lifetime (no exp/iat, expires_in or expiration)"
                         .into(),
             })?;
+        let mut bearer =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", r.access_token)).map_err(
+                |_| Error::BadResponse {
+                    status: 200,
+                    message: "IAM's access_token has characters not allowed in a header".into(),
+                },
+            )?;
+        bearer.set_sensitive(true);
         let life_ms = (lifetime as u64).saturating_mul(1000);
         let margin = EXPIRY_MARGIN_MS.min(life_ms / 10);
         Ok(Token {
             serial: next_serial(),
+            bearer,
             expiration: claims
                 .map(|l| l.exp)
                 .or(r.expiration.map(|e| e as i64))

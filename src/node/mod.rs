@@ -3,6 +3,7 @@
 //! `index.js` wraps these into the public API (error classes, options
 //! checks, async iteration).
 
+mod completion;
 mod convert;
 mod iam;
 mod wml;

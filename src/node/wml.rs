@@ -1,10 +1,11 @@
 //! The `WmlClient` class, its streams, and the cancel handle an AbortSignal drives.
 
+use super::completion::CompletionQueue;
 use super::convert::{JsCallOptions, JsWmlCredentials};
 use super::{promise, throw};
 use crate::iam::exchange::timeout_from;
 use crate::iam::global_cache;
-use crate::wml::client::{CallOptions, EventStream, WmlClient, DEFAULT_TIMEOUT};
+use crate::wml::client::{CallOptions, Endpoint, EventStream, WmlClient, DEFAULT_TIMEOUT};
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -50,12 +51,38 @@ fn call_options(
     let o = o.unwrap_or_default();
     Ok(CallOptions {
         timeout: match o.timeout_ms {
-            Some(_) => Some(timeout_from(o.timeout_ms, DEFAULT_TIMEOUT, "options.timeoutMs")?),
+            Some(_) => Some(timeout_from(
+                o.timeout_ms,
+                DEFAULT_TIMEOUT,
+                "options.timeoutMs",
+            )?),
             None => None,
         },
         transaction_id: o.transaction_id.filter(|t| !t.is_empty()),
         cancel: cancel.map(|c| c.token.clone()),
     })
+}
+
+impl NativeWmlClient {
+    #[allow(clippy::too_many_arguments)]
+    fn submit(
+        &self,
+        queue: &CompletionQueue,
+        id: u32,
+        endpoint: Endpoint,
+        deployment_id: String,
+        body: Either<String, Uint8Array>,
+        options: Option<JsCallOptions>,
+        cancel: Option<&NativeCancel>,
+    ) -> Result<()> {
+        let o = throw(call_options(options, cancel))?;
+        let (c, q, body) = (self.inner.clone(), queue.inner.clone(), body_bytes(body));
+        crate::runtime::submit(async move {
+            let r = c.call(endpoint, &deployment_id, body, &o).await;
+            q.settle(id, r.map(Some));
+        });
+        Ok(())
+    }
 }
 
 #[napi]
@@ -68,34 +95,48 @@ impl NativeWmlClient {
         })
     }
 
-    /// Scores; resolves to the response body text.
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn score<'env>(
+    /// Scores; completes call `id` on `queue` with the response body text.
+    #[napi]
+    pub fn score(
         &self,
-        env: &'env Env,
+        queue: &CompletionQueue,
+        id: u32,
         deployment_id: String,
         body: Either<String, Uint8Array>,
         options: Option<JsCallOptions>,
         cancel: Option<&NativeCancel>,
-    ) -> Result<Object<'env>> {
-        let o = throw(call_options(options, cancel))?;
-        let (c, body) = (self.inner.clone(), body_bytes(body));
-        promise(env, async move { c.score(&deployment_id, body, &o).await })
+    ) -> Result<()> {
+        self.submit(
+            queue,
+            id,
+            Endpoint::Predictions,
+            deployment_id,
+            body,
+            options,
+            cancel,
+        )
     }
 
-    /// Generates text; resolves to the response body text.
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn generate<'env>(
+    /// Generates text; completes call `id` on `queue` with the response body text.
+    #[napi]
+    pub fn generate(
         &self,
-        env: &'env Env,
+        queue: &CompletionQueue,
+        id: u32,
         deployment_id: String,
         body: Either<String, Uint8Array>,
         options: Option<JsCallOptions>,
         cancel: Option<&NativeCancel>,
-    ) -> Result<Object<'env>> {
-        let o = throw(call_options(options, cancel))?;
-        let (c, body) = (self.inner.clone(), body_bytes(body));
-        promise(env, async move { c.generate(&deployment_id, body, &o).await })
+    ) -> Result<()> {
+        self.submit(
+            queue,
+            id,
+            Endpoint::Generation,
+            deployment_id,
+            body,
+            options,
+            cancel,
+        )
     }
 
     /// Opens a generation stream; resolves once the service accepted it.
@@ -136,10 +177,14 @@ impl From<EventStream> for NativeStream {
 
 #[napi]
 impl NativeStream {
-    #[napi(ts_return_type = "Promise<string | null>")]
-    pub fn next<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
-        let inner = self.inner.clone();
-        promise(env, async move { inner.lock().await.next().await })
+    /// Completes call `id` on `queue` with the next event's text, or the end.
+    #[napi]
+    pub fn next(&self, queue: &CompletionQueue, id: u32) {
+        let (inner, q) = (self.inner.clone(), queue.inner.clone());
+        crate::runtime::submit(async move {
+            let r = inner.lock().await.next().await;
+            q.settle(id, r);
+        });
     }
 
     #[napi]

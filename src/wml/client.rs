@@ -14,6 +14,7 @@ use crate::secret::{scrub, Secret};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -28,6 +29,7 @@ pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Statuses worth another attempt; 400, 403 and 404 never are.
 const RETRY_STATUSES: [u16; 5] = [429, 502, 503, 504, 520];
 const MAX_RESPONSE: usize = 256 << 20;
+const MAX_CACHED_URLS: usize = 1024;
 /// Error codes that mean the token itself was refused.
 const TOKEN_REJECTED: [&str; 2] = [
     "authentication_token_expired",
@@ -54,7 +56,7 @@ pub struct CallOptions {
     pub cancel: Option<CancellationToken>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     Predictions,
     Generation,
@@ -84,6 +86,9 @@ enum Auth {
 
 pub struct WmlClient {
     base: String,
+    /// Parsed request URLs by endpoint and deployment (parsing costs more
+    /// than the rest of building a request).
+    urls: Mutex<HashMap<(Endpoint, String), reqwest::Url>>,
     version: String,
     auth: Auth,
     http: reqwest::Client,
@@ -142,6 +147,7 @@ impl WmlClient {
         };
         Ok(WmlClient {
             base,
+            urls: Mutex::default(),
             version,
             auth,
             http: http::client(&iam_cfg.tls)?,
@@ -162,7 +168,14 @@ impl WmlClient {
         self.call(Endpoint::Generation, id, body, o).await
     }
 
-    async fn call(&self, ep: Endpoint, id: &str, body: Bytes, o: &CallOptions) -> Result<String> {
+    /// One plain (not streamed) call to `ep`: the response body text.
+    pub async fn call(
+        &self,
+        ep: Endpoint,
+        id: &str,
+        body: Bytes,
+        o: &CallOptions,
+    ) -> Result<String> {
         let url = self.url(ep, id)?;
         let work = async {
             let resp = self.send(&url, &body, o, "application/json").await?;
@@ -197,14 +210,21 @@ impl WmlClient {
         Ok(EventStream { rx, task })
     }
 
-    fn url(&self, ep: Endpoint, id: &str) -> Result<String> {
+    fn url(&self, ep: Endpoint, id: &str) -> Result<reqwest::Url> {
+        let key = (ep, id.to_string());
+        if let Some(u) = self.urls.lock().get(&key) {
+            return Ok(u.clone());
+        }
         check_deployment_id(id)?;
-        Ok(format!(
-            "{}{}?version={}",
-            self.base,
-            ep.path(id),
-            self.version
-        ))
+        let text = format!("{}{}?version={}", self.base, ep.path(id), self.version);
+        let u = reqwest::Url::parse(&text)
+            .map_err(|_| Error::invalid("deploymentId does not make a valid URL"))?;
+        let mut urls = self.urls.lock();
+        if urls.len() >= MAX_CACHED_URLS {
+            urls.clear();
+        }
+        urls.insert(key, u.clone());
+        Ok(u)
     }
 
     async fn bearer(&self) -> Result<Bearer> {
@@ -223,7 +243,7 @@ impl WmlClient {
                 };
                 let token = self.cache.get(&entry).await?;
                 Ok(Bearer {
-                    header: bearer_header(token.access_token.expose())?,
+                    header: token.bearer.clone(),
                     token: Some(token),
                 })
             }
@@ -242,7 +262,7 @@ impl WmlClient {
 
     async fn send(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         body: &Bytes,
         o: &CallOptions,
         accept: &'static str,
@@ -254,7 +274,7 @@ impl WmlClient {
     /// and tries once more.
     async fn send_with_token(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         body: &Bytes,
         o: &CallOptions,
         accept: &'static str,
@@ -276,7 +296,7 @@ impl WmlClient {
     /// The retry loop. An error comes with the IAM token it was sent with.
     async fn send_retrying(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         body: &Bytes,
         o: &CallOptions,
         accept: &'static str,
@@ -292,7 +312,7 @@ impl WmlClient {
                 *used.lock() = bearer.token.clone();
                 let mut req = self
                     .http
-                    .post(url)
+                    .post(url.clone())
                     .headers(self.headers.clone())
                     .header(AUTHORIZATION, bearer.header.clone())
                     .header(CONTENT_TYPE, "application/json")
@@ -317,7 +337,7 @@ impl WmlClient {
                 }
                 let retry_after = http::retry_after_of(resp.headers());
                 let err = wml_error(resp, bearer.secret_text().as_deref()).await;
-                debug!("WML {url} -> {status}");
+                debug!("WML {} -> {status}", url.path());
                 if RETRY_STATUSES.contains(&status) {
                     Attempt::Retry(err, retry_after)
                 } else {
