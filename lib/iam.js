@@ -12,6 +12,7 @@ const { performance } = require('node:perf_hooks')
 const native = require('../native.js')
 const { rethrow, invalid } = require('./errors')
 const { checkOptions, checkIamOptions, iamOptions } = require('./options')
+const log = require('./debug')
 
 const NO_KEY = 'apikey must be a non-empty string'
 const changes = native.changeCounter()
@@ -85,7 +86,10 @@ function getIamToken(apikey, options) {
     }
     const memo = memoFor(apikey, options)
     const hit = memo.get()
-    if (hit !== undefined) return Promise.resolve(hit)
+    if (hit !== undefined) {
+      if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
+      return Promise.resolve(hit)
+    }
     const seen = changes[0]
     const o = options ?? undefined
     const text = memo.fill(
@@ -94,6 +98,9 @@ function getIamToken(apikey, options) {
         ? native.peekToken(apikey)
         : native.peekToken(apikey, o.url ?? undefined, clientIdOf(o), o.scope ?? undefined),
     )
+    if (log.enabled) {
+      log.debug(`token cache ${text !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
+    }
     if (text !== null) return Promise.resolve(text)
     return native.fetchToken(apikey, iamOptions(options)).catch(rethrow)
   } catch (e) {

@@ -493,11 +493,12 @@ fn wall_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// A short, non-reversible label for a key in log lines.
+/// A short, one-way label for a key in log lines: the first 6 hex digits of
+/// its SHA-256 (the JS layer prints the same label).
 fn fingerprint(key: &Secret) -> String {
-    let mut h = SipHasher13::new_with_keys(7, 11);
-    h.write(key.expose().as_bytes());
-    format!("#{:06x}", h.finish() & 0xff_ffff)
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(key.expose().as_bytes());
+    format!("#{:02x}{:02x}{:02x}", d[0], d[1], d[2])
 }
 
 #[cfg(test)]

@@ -333,11 +333,12 @@ impl WmlClient {
                 };
                 let status = resp.status().as_u16();
                 if (200..300).contains(&status) {
+                    debug!("WML POST {} -> {status}", url.path());
                     return Attempt::Done((resp, bearer));
                 }
                 let retry_after = http::retry_after_of(resp.headers());
                 let err = wml_error(resp, bearer.secret_text().as_deref()).await;
-                debug!("WML {} -> {status}", url.path());
+                debug!("WML POST {} -> {status}", url.path());
                 if RETRY_STATUSES.contains(&status) {
                     Attempt::Retry(err, retry_after)
                 } else {
