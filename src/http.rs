@@ -56,8 +56,26 @@ fn build_client(tls: &TlsOptions) -> Result<reqwest::Client> {
     if tls.disable_ssl_verification {
         b = b.danger_accept_invalid_certs(true);
     }
+    if !proxy_configured() {
+        // Without proxy variables, skip reqwest's per-request proxy matching.
+        b = b.no_proxy();
+    }
     b.build()
         .map_err(|e| Error::invalid(format!("cannot build the HTTP client: {}", root_cause(&e))))
+}
+
+/// Whether the environment names a proxy (as reqwest reads it).
+fn proxy_configured() -> bool {
+    [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
 /// Parses a service URL: `https://`, or `http://` only to a loopback host
