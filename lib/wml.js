@@ -20,10 +20,10 @@ function checkCredentials(c) {
 }
 
 function nativeCredentials(c) {
-  const out = iamOptions(c)
-  delete out.url
-  for (const k in CREDENTIAL_STRINGS) if (c[k] != null) out[k] = c[k]
-  return out
+  const iam = iamOptions(c)
+  if (c.iamUrl != null) iam.url = c.iamUrl
+  else delete iam.url
+  return { url: c.url, apikey: c.apikey ?? undefined, token: c.token ?? undefined, version: c.version ?? undefined, iam }
 }
 
 /** The request body as JSON text or bytes; throws ERR_INVALID_ARG. */

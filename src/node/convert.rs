@@ -63,23 +63,16 @@ impl From<&Token> for JsTokenInfo {
     }
 }
 
-/// `WmlCredentials` as JavaScript passes them (type-checked by index.js).
+/// `WmlCredentials` as JavaScript passes them (type-checked by index.js),
+/// with the IAM settings (`iamUrl` as their `url`) in `iam`.
 #[napi(object)]
 #[derive(Default)]
 pub struct JsWmlCredentials {
     pub url: Option<String>,
     pub apikey: Option<String>,
     pub token: Option<String>,
-    pub iam_url: Option<String>,
     pub version: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub scope: Option<String>,
-    pub timeout_ms: Option<f64>,
-    pub max_retries: Option<f64>,
-    pub headers: Option<HashMap<String, String>>,
-    pub disable_ssl_verification: Option<bool>,
-    pub ca_cert: Option<String>,
+    pub iam: Option<JsIamOptions>,
 }
 
 impl From<JsWmlCredentials> for WmlOptions {
@@ -89,18 +82,7 @@ impl From<JsWmlCredentials> for WmlOptions {
             apikey: c.apikey.map(Secret::new),
             token: c.token.map(Secret::new),
             version: c.version,
-            iam: JsIamOptions {
-                url: c.iam_url,
-                client_id: c.client_id,
-                client_secret: c.client_secret,
-                scope: c.scope,
-                timeout_ms: c.timeout_ms,
-                max_retries: c.max_retries,
-                headers: c.headers,
-                disable_ssl_verification: c.disable_ssl_verification,
-                ca_cert: c.ca_cert,
-            }
-            .into(),
+            iam: c.iam.unwrap_or_default().into(),
         }
     }
 }
