@@ -17,11 +17,13 @@ use super::jwt;
 use crate::error::{Error, Result};
 use crate::log::debug;
 use crate::secret::Secret;
+use futures_util::FutureExt;
 use lru::LruCache;
 use parking_lot::Mutex;
 use siphasher::sip128::{Hasher128, SipHasher13};
 use std::hash::Hasher;
 use std::num::NonZeroUsize;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -435,7 +437,13 @@ impl TokenCache {
         let cfg = st.cfg.clone();
         let (cache, entry) = (self.clone(), entry.clone());
         self.runtime.spawn(async move {
-            let res = exchange::request_token(&cfg, &entry.apikey).await;
+            // A panic must not leave the entry marked as fetching forever.
+            let res = AssertUnwindSafe(exchange::request_token(&cfg, &entry.apikey))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Network("internal error in the token request".into()))
+                });
             cache.settle(&entry, res);
         });
     }

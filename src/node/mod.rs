@@ -9,8 +9,25 @@ mod iam;
 mod wml;
 
 use crate::error::Error;
+use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+/// `fut`'s result, or an error if it panicked: a settled promise is better
+/// than one left pending forever (and a panic must not cross into Node).
+pub(crate) async fn unpanicked<T>(
+    fut: impl Future<Output = crate::error::Result<T>>,
+) -> crate::error::Result<T> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Network(
+                "internal error in wml-native (please report it)".into(),
+            ))
+        })
+}
 
 /// Runs `fut` on the shared runtime and returns a promise for its result.
 /// Errors reject with the core error as JSON, which `index.js` turns into
@@ -22,7 +39,7 @@ where
 {
     let (deferred, promise) = env.create_deferred()?;
     crate::runtime::handle().spawn(async move {
-        match fut.await {
+        match unpanicked(fut).await {
             Ok(v) => deferred.resolve(move |_| Ok(v)),
             Err(e) => deferred.reject(to_js_error(&e)),
         }

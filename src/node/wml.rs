@@ -2,7 +2,7 @@
 
 use super::completion::CompletionQueue;
 use super::convert::{JsCallOptions, JsWmlCredentials};
-use super::{promise, throw};
+use super::{promise, throw, unpanicked};
 use crate::iam::exchange::timeout_from;
 use crate::iam::global_cache;
 use crate::wml::client::{CallOptions, Endpoint, EventStream, WmlClient, DEFAULT_TIMEOUT};
@@ -78,7 +78,7 @@ impl NativeWmlClient {
         let o = throw(call_options(options, cancel))?;
         let (c, q, body) = (self.inner.clone(), queue.inner.clone(), body_bytes(body));
         crate::runtime::submit(async move {
-            let r = c.call(endpoint, &deployment_id, body, &o).await;
+            let r = unpanicked(c.call(endpoint, &deployment_id, body, &o)).await;
             q.settle(id, r.map(Some));
         });
         Ok(())
@@ -182,7 +182,7 @@ impl NativeStream {
     pub fn next(&self, queue: &CompletionQueue, id: u32) {
         let (inner, q) = (self.inner.clone(), queue.inner.clone());
         crate::runtime::submit(async move {
-            let r = inner.lock().await.next().await;
+            let r = unpanicked(async { inner.lock().await.next().await }).await;
             q.settle(id, r);
         });
     }
