@@ -181,11 +181,17 @@ export interface TextGenerationResponse {
 export declare class WmlClient {
   constructor(credentials: WmlCredentials)
   /**
-   * A client configured from the environment, following IBM's SDK conventions:
-   * `<NAME>_URL`, `<NAME>_APIKEY` (or `<NAME>_BEARER_TOKEN`), `<NAME>_AUTH_URL`,
-   * `<NAME>_AUTH_DISABLE_SSL`, `<NAME>_DISABLE_SSL`, from the environment or an
-   * `ibm-credentials.env` file (`IBM_CREDENTIALS_FILE`). `serviceName` defaults to
-   * `"WML"`. A missing value throws `InvalidArgumentError` naming the variable.
+   * A client configured from the environment, following IBM's SDK conventions
+   * (ibm-cloud-sdk-core's external configuration). `serviceName` defaults to
+   * `"WML"` (upper-cased, `-` becomes `_`). Properties: `<NAME>_URL` (required),
+   * `<NAME>_APIKEY` or `<NAME>_BEARER_TOKEN`, `<NAME>_AUTH_TYPE` (`iam` or
+   * `bearertoken`), `<NAME>_AUTH_URL`, `<NAME>_AUTH_DISABLE_SSL` /
+   * `<NAME>_DISABLE_SSL`, `<NAME>_CLIENT_ID`, `<NAME>_CLIENT_SECRET`,
+   * `<NAME>_SCOPE`, `<NAME>_VERSION`. Sources, first one with any `<NAME>_`
+   * property wins (as in IBM's core): the credentials file (`IBM_CREDENTIALS_FILE`,
+   * else `./ibm-credentials.env`, else `~/ibm-credentials.env`), the environment,
+   * then `VCAP_SERVICES`. A missing value throws `InvalidArgumentError` naming
+   * the variable (never its value).
    */
   static fromEnv(serviceName?: string): WmlClient
   /** `POST /ml/v4/deployments/{id}/predictions`. `payload` may also be pre-serialised JSON bytes. */
