@@ -17,7 +17,7 @@ export interface IamOptions {
   scope?: string
   /** Timeout of each token request attempt, in ms. Default `30000`. */
   timeoutMs?: number
-  /** Retries after the first attempt on 429, 5xx and connection failures. Default `3`. */
+  /** Retries after the first attempt (IAM: on 429, 500, 502, 503, 504 and connection failures; WML: on 429, 502, 503, 504, 520 and connection failures). Default `3`. */
   maxRetries?: number
   /** Extra headers sent with each request. */
   headers?: Record<string, string>

@@ -35,6 +35,10 @@ impl Parser {
 
     /// Feeds bytes; complete events are appended to `out`.
     pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<Event>) -> Result<(), TooLarge> {
+        if bytes.is_empty() {
+            // Nothing to see, and a pending `\r` must still meet its `\n`.
+            return Ok(());
+        }
         if self.after_cr && bytes.first() == Some(&b'\n') {
             bytes = &bytes[1..];
         }
