@@ -107,9 +107,11 @@ test('invalidate() makes the next call fetch a new token', async () => {
 
 test('past 80% of its life the token is served at once while one background refresh runs', async () => {
   const key = freshKey()
-  server.fault({ route: 'iam', apikey: key, tokenLifetimeSec: 5, times: 1 })
+  server.fault({ route: 'iam', apikey: key, tokenLifetimeSec: 10, times: 1 })
   const t1 = await m.getIamToken(key, opts())
-  await sleep(4100) // refresh point: 4 s; still usable until 4.5 s
+  // A 10 s token counts as 9 s (whole-second timestamps): refresh point 7.2 s,
+  // usable until 8.1 s.
+  await sleep(7500)
   const served = await Promise.all(Array.from({ length: 200 }, () => m.getIamToken(key, opts())))
   assert.ok(served.every((t) => t === t1), 'old token handed out at once')
   for (let i = 0; i < 100 && server.iamRequestsFor(key) < 2; i++) await sleep(10)
@@ -123,16 +125,16 @@ test('past 80% of its life the token is served at once while one background refr
 test('a failed background refresh keeps serving the valid token, without unhandled rejections', async () => {
   const watch = watchUnhandled()
   const key = freshKey()
-  server.fault({ route: 'iam', apikey: key, tokenLifetimeSec: 5, times: 1 })
+  server.fault({ route: 'iam', apikey: key, tokenLifetimeSec: 10, times: 1 })
   const t1 = await m.getIamToken(key, opts({ maxRetries: 0 }))
   server.fault({ route: 'iam', apikey: key, status: 500, times: 1 })
-  await sleep(4050)
+  await sleep(7400)
   assert.equal(await m.getIamToken(key, opts({ maxRetries: 0 })), t1)
   for (let i = 0; i < 100 && server.iamRequestsFor(key) < 2; i++) await sleep(10)
   await sleep(50)
   assert.equal(server.iamRequestsFor(key), 2)
   assert.equal(await m.getIamToken(key, opts({ maxRetries: 0 })), t1, 'still the valid token')
-  await sleep(600) // now inside the expiry margin: callers wait for a new token
+  await sleep(900) // now inside the expiry margin: callers wait for a new token
   const t3 = await m.getIamToken(key, opts({ maxRetries: 0 }))
   assert.notEqual(t3, t1)
   assert.equal(server.iamRequestsFor(key), 3)

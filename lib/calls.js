@@ -41,6 +41,13 @@ function settle(codes, texts) {
 
 function noop() {}
 
+// Calls started in one tick are handed to the I/O thread with one wake-up.
+let flushQueued = false
+function flush() {
+  flushQueued = false
+  native.flushCalls()
+}
+
 function same(text) {
   return text
 }
@@ -54,6 +61,10 @@ function nativeCall(start, parse = same) {
   lastId = (lastId + 1) & 0x3fffffff
   const id = lastId
   start(queue, id)
+  if (!flushQueued) {
+    flushQueued = true
+    process.nextTick(flush)
+  }
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject, parse })
     if (keepAlive === null) keepAlive = setInterval(noop, 0x7fffffff)

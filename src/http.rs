@@ -40,6 +40,9 @@ fn build_client(tls: &TlsOptions) -> Result<reqwest::Client> {
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(50))
         .tcp_nodelay(true)
+        // IAM and WML never redirect; following one would only add work per
+        // request and risk sending a bearer token elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
         .tls_built_in_webpki_certs(true)
         .tls_built_in_native_certs(true)
         .user_agent(concat!("wml-native/", env!("CARGO_PKG_VERSION")));

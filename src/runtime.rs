@@ -3,9 +3,12 @@
 //! an HTTP client, and it saves the cross-thread wake-ups of work stealing).
 //! Its thread is not a Node handle, so it never keeps the event loop alive.
 //!
-//! `submit` batches work handed over from other threads: each remote spawn
-//! would wake the runtime thread with a syscall, so jobs queue up and only
-//! the first job into an empty queue wakes it.
+//! Hand-offs between threads cost a wake-up (a syscall and a context switch)
+//! each, so both directions batch them:
+//! - `submit` queues work from other threads and `flush` wakes the runtime
+//!   once for everything queued (the JS layer flushes once per tick);
+//! - `defer` runs a callback on the runtime thread once the tasks ready now
+//!   have run (the napi layer wakes the JS thread that way, once per batch).
 
 use parking_lot::Mutex;
 use std::future::Future;
@@ -64,15 +67,28 @@ pub fn handle() -> Handle {
     runtime().handle.clone()
 }
 
-/// Runs `fut` on the runtime, from any thread, batching the wake-up.
+/// Queues `fut` to run on the runtime; it starts at the next `flush`.
 pub fn submit(fut: impl Future<Output = ()> + Send + 'static) {
+    runtime().jobs.lock().push(Box::pin(fut));
+}
+
+/// Wakes the runtime for the jobs `submit` queued (one wake-up for all).
+pub fn flush() {
     let rt = runtime();
-    let first = {
-        let mut jobs = rt.jobs.lock();
-        jobs.push(Box::pin(fut));
-        jobs.len() == 1
-    };
-    if first {
+    if !rt.jobs.lock().is_empty() {
         rt.wake.notify_one();
+    }
+}
+
+/// On the runtime thread: runs `f` after the tasks that are ready now (so
+/// work finishing in the same turn is announced once). Elsewhere: runs it now.
+pub fn defer(f: impl FnOnce() + Send + 'static) {
+    if Handle::try_current().is_ok() {
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            f();
+        });
+    } else {
+        f();
     }
 }

@@ -32,21 +32,26 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Hands a finished call to JS (any thread).
-    pub fn complete(&self, id: u32, outcome: Outcome) {
+    /// Hands a finished call to JS (any thread). The first item into an
+    /// empty list schedules one wake-up of the JS thread, after the other
+    /// work of this runtime turn, so calls finishing together settle together.
+    pub fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
         let first = {
             let mut items = self.items.lock();
             items.push((id, outcome));
             items.len() == 1
         };
         if first {
-            // Fails only while the environment shuts down; nothing is waiting then.
-            let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            let me = self.clone();
+            crate::runtime::defer(move || {
+                // Fails only while the environment shuts down; nothing is waiting then.
+                let _ = me.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            });
         }
     }
 
     /// Completes `id` with the result of a core call.
-    pub fn settle(&self, id: u32, r: crate::error::Result<Option<String>>) {
+    pub fn settle(self: &Arc<Self>, id: u32, r: crate::error::Result<Option<String>>) {
         self.complete(
             id,
             match r {
