@@ -1,0 +1,113 @@
+use super::*;
+
+#[test]
+fn canonical_base_strips_slashes_and_token_path() {
+    assert_eq!(canonical_base(None), DEFAULT_IAM_URL);
+    for u in [
+        "https://iam.cloud.ibm.com",
+        "https://iam.cloud.ibm.com/",
+        "https://iam.cloud.ibm.com//",
+        "https://iam.cloud.ibm.com/identity/token",
+        "https://iam.cloud.ibm.com/identity/token/",
+        " https://iam.cloud.ibm.com ",
+    ] {
+        assert_eq!(canonical_base(Some(u)), "https://iam.cloud.ibm.com", "{u}");
+    }
+}
+
+#[test]
+fn config_validates_and_normalises() {
+    let c = IamConfig::new(&IamOptions {
+        url: Some("https://iam.test.cloud.ibm.com/identity/token/".into()),
+        client_id: Some("bx".into()),
+        client_secret: Some(Secret::new("bx")),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.token_url, "https://iam.test.cloud.ibm.com/identity/token");
+    assert_eq!(c.client_id.as_deref(), Some("bx"));
+    assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+    assert_eq!(c.max_retries, 3);
+
+    // Basic auth only when both halves are set.
+    let c = IamConfig::new(&IamOptions {
+        client_id: Some("bx".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(c.client_id.is_none() && c.client_secret.is_none());
+
+    for o in [
+        IamOptions {
+            url: Some("http://iam.cloud.ibm.com".into()),
+            ..Default::default()
+        },
+        IamOptions {
+            timeout_ms: Some(0.0),
+            ..Default::default()
+        },
+        IamOptions {
+            timeout_ms: Some(f64::NAN),
+            ..Default::default()
+        },
+        IamOptions {
+            max_retries: Some(-1.0),
+            ..Default::default()
+        },
+        IamOptions {
+            headers: vec![("bad header".into(), "x".into())],
+            ..Default::default()
+        },
+    ] {
+        assert_eq!(IamConfig::new(&o).unwrap_err().code(), "ERR_INVALID_ARG");
+    }
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let c = IamConfig::new(&IamOptions {
+        client_id: Some("bx".into()),
+        client_secret: Some(Secret::new("client-secret-value")),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(!format!("{c:?}").contains("client-secret-value"));
+    let t: TokenResponse =
+        serde_json::from_str(r#"{"access_token":"tok-value-123","expires_in":3600}"#).unwrap();
+    assert!(!format!("{t:?}").contains("tok-value-123"));
+}
+
+#[test]
+fn iam_errors_are_short_and_scrubbed() {
+    let key = Secret::new("the-api-key-value");
+    let body = br#"{"errorCode":"BXNIM0415E","errorMessage":"Provided API key the-api-key-value could not be found.","context":{"requestId":"abc-123"}}"#;
+    let e = iam_error(400, body, Some("application/json"), None, &key);
+    assert_eq!(e.code(), "ERR_IAM");
+    assert_eq!(e.status(), Some(400));
+    assert!(!e.message().contains("the-api-key-value"));
+    assert!(e.message().contains("BXNIM0415E"));
+    match &e {
+        Error::Iam {
+            iam_error_code,
+            request_id,
+            ..
+        } => {
+            assert_eq!(iam_error_code.as_deref(), Some("BXNIM0415E"));
+            assert_eq!(request_id.as_deref(), Some("abc-123"));
+        }
+        _ => unreachable!(),
+    }
+    let page = format!(
+        "<html><title>502 Bad Gateway</title>{}</html>",
+        "x".repeat(5000)
+    );
+    let e = iam_error(
+        502,
+        page.as_bytes(),
+        Some("text/html"),
+        Some("t-1".into()),
+        &key,
+    );
+    assert!(e.message().len() < 200, "{}", e.message());
+    assert!(e.message().contains("502 Bad Gateway"));
+}
