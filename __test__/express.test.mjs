@@ -116,7 +116,7 @@ test('a 404 deployment maps to 404 with the WML error code and errors', async ()
   assert.match(body.message, /does not exist/)
 })
 
-test('errors map to statuses: WML 400 and 429 pass through, bad input 400/415, timeout 504, IAM 502', async () => {
+test('errors map to statuses: WML 400 and 429 pass through, WML 403 and IAM 502, bad input 400/415, timeout 504', async () => {
   let res = await post('/score/d', { input_data: 'nope' })
   assert.equal(res.status, 400)
   assert.equal((await res.json()).error, 'json_validation_error')
@@ -126,6 +126,12 @@ test('errors map to statuses: WML 400 and 429 pass through, bad input 400/415, t
   assert.equal(res.status, 429)
   assert.equal((await res.json()).error, 'rate_limit_reached_requests')
   fake.clearFaults()
+
+  // WML refusing the app's own token is the app's problem, not the caller's.
+  fake.fault({ route: 'predictions', status: 403, times: 1 })
+  res = await post('/score/d', PAYLOAD)
+  assert.equal(res.status, 502)
+  assert.equal((await res.json()).error, 'authorization_rejected')
 
   // An array is not a payload: the client refuses it before sending.
   const before = fake.stats.predictions

@@ -145,8 +145,11 @@ async function send(res: Response, text: string, signal: AbortSignal): Promise<v
 /** The HTTP status and body for an error of the package (or a bug here). */
 export function errorResponse(err: unknown): [number, ErrorBody] {
   if (err instanceof WmlError) {
-    // WML's own status and error entries, passed through.
-    const status = err.status >= 400 && err.status <= 599 ? err.status : 502
+    // WML's own status and error entries, passed through; except 401/403,
+    // which are about this app's credentials, not the caller's: a 502 says
+    // "the upstream refused us" without telling the caller to log in again.
+    const passThrough = err.status >= 400 && err.status <= 599 && err.status !== 401 && err.status !== 403
+    const status = passThrough ? err.status : 502
     return [status, { error: err.errors?.[0]?.code ?? err.code, message: err.message, errors: err.errors ?? [] }]
   }
   if (err instanceof InvalidArgumentError) return [400, { error: err.code, message: err.message }]
