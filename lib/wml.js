@@ -123,7 +123,7 @@ class WmlClient {
     return new GenerationStream(this.#native, deploymentId, request, options)
   }
 
-  #call(method, deploymentId, payload, options, what) {
+  #call(kind, deploymentId, payload, options, what) {
     try {
       const bad = checkCall(deploymentId, options)
       if (bad) return Promise.reject(bad)
@@ -132,11 +132,11 @@ class WmlClient {
       const native = this.#native
       const opts = nativeCallOptions(options)
       if (signal == null) {
-        return nativeCall((q, id) => native[method](q, id, deploymentId, body, opts), parseJson)
+        return nativeCall((q, id) => native.call(q, id, kind, deploymentId, body, opts), parseJson)
       }
       if (signal.aborted) return Promise.reject(abortError(signal))
       const [cancel, unlink] = link(signal)
-      return nativeCall((q, id) => native[method](q, id, deploymentId, body, opts, cancel), parseJson).then(
+      return nativeCall((q, id) => native.call(q, id, kind, deploymentId, body, opts, cancel), parseJson).then(
         (value) => {
           unlink()
           return value

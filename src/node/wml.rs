@@ -5,7 +5,7 @@ use super::convert::{JsCallOptions, JsWmlCredentials};
 use super::{promise, throw, unpanicked};
 use crate::iam::exchange::timeout_from;
 use crate::iam::global_cache;
-use crate::wml::client::{CallOptions, Endpoint, EventStream, WmlClient, DEFAULT_TIMEOUT};
+use crate::wml::client::{CallOptions, EventStream, WmlClient, DEFAULT_TIMEOUT};
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -39,6 +39,13 @@ impl NativeCancel {
     }
 }
 
+/// Which plain call `NativeWmlClient.call` makes.
+#[napi(string_enum = "lowercase")]
+pub enum CallKind {
+    Score,
+    Generate,
+}
+
 #[napi]
 pub struct NativeWmlClient {
     inner: Arc<WmlClient>,
@@ -70,28 +77,6 @@ fn call_options(
     })
 }
 
-impl NativeWmlClient {
-    #[allow(clippy::too_many_arguments)]
-    fn submit(
-        &self,
-        queue: &CompletionQueue,
-        id: u32,
-        endpoint: Endpoint,
-        deployment_id: String,
-        body: Either<String, Uint8Array>,
-        options: Option<JsCallOptions>,
-        cancel: Option<&NativeCancel>,
-    ) -> Result<()> {
-        let o = throw(call_options(options, cancel))?;
-        let (c, q, body) = (self.inner.clone(), queue.inner.clone(), body_bytes(body));
-        crate::runtime::submit(async move {
-            let r = unpanicked(c.call(endpoint, &deployment_id, body, &o)).await;
-            q.settle(id, r.map(Some));
-        });
-        Ok(())
-    }
-}
-
 #[napi]
 impl NativeWmlClient {
     #[napi(constructor)]
@@ -102,48 +87,33 @@ impl NativeWmlClient {
         })
     }
 
-    /// Scores; completes call `id` on `queue` with the response body text.
+    /// One plain (not streamed) call: scoring or text generation. Completes
+    /// call `id` on `queue` with the response body text.
     #[napi]
-    pub fn score(
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
         &self,
         queue: &CompletionQueue,
         id: u32,
+        kind: CallKind,
         deployment_id: String,
         body: Either<String, Uint8Array>,
         options: Option<JsCallOptions>,
         cancel: Option<&NativeCancel>,
     ) -> Result<()> {
-        self.submit(
-            queue,
-            id,
-            Endpoint::Predictions,
-            deployment_id,
-            body,
-            options,
-            cancel,
-        )
-    }
-
-    /// Generates text; completes call `id` on `queue` with the response body text.
-    #[napi]
-    pub fn generate(
-        &self,
-        queue: &CompletionQueue,
-        id: u32,
-        deployment_id: String,
-        body: Either<String, Uint8Array>,
-        options: Option<JsCallOptions>,
-        cancel: Option<&NativeCancel>,
-    ) -> Result<()> {
-        self.submit(
-            queue,
-            id,
-            Endpoint::Generation,
-            deployment_id,
-            body,
-            options,
-            cancel,
-        )
+        let o = throw(call_options(options, cancel))?;
+        let (c, q, body) = (self.inner.clone(), queue.inner.clone(), body_bytes(body));
+        crate::runtime::submit(async move {
+            let r = unpanicked(async {
+                match kind {
+                    CallKind::Score => c.score(&deployment_id, body, &o).await,
+                    CallKind::Generate => c.generate(&deployment_id, body, &o).await,
+                }
+            })
+            .await;
+            q.settle(id, r.map(Some));
+        });
+        Ok(())
     }
 
     /// Opens a generation stream; resolves once the service accepted it.

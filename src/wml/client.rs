@@ -57,7 +57,7 @@ pub struct CallOptions {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Endpoint {
+enum Endpoint {
     Predictions,
     Generation,
     GenerationStream,
@@ -168,14 +168,7 @@ impl WmlClient {
         self.call(Endpoint::Generation, id, body, o).await
     }
 
-    /// One plain (not streamed) call to `ep`: the response body text.
-    pub async fn call(
-        &self,
-        ep: Endpoint,
-        id: &str,
-        body: Bytes,
-        o: &CallOptions,
-    ) -> Result<String> {
+    async fn call(&self, ep: Endpoint, id: &str, body: Bytes, o: &CallOptions) -> Result<String> {
         let url = self.url(ep, id)?;
         let work = async {
             let resp = self.send(&url, &body, o, "application/json").await?;
