@@ -102,7 +102,7 @@ function getIamToken(apikey, options) {
       log.debug(`token cache ${text !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
     }
     if (text !== null) return Promise.resolve(text)
-    return native.fetchToken(apikey, iamOptions(options)).catch(rethrow)
+    return native.fetchTokenInfo(apikey, iamOptions(options)).then(accessToken, rethrow)
   } catch (e) {
     return Promise.reject(asError(e))
   }
@@ -173,7 +173,7 @@ class IamAuthenticator {
     if (text !== undefined) return Promise.resolve(text)
     text = memo.fill(changes[0], this.#native.peek())
     if (text !== null) return Promise.resolve(text)
-    return this.#native.fetch().catch(rethrow)
+    return this.#native.fetchInfo().then(accessToken, rethrow)
   }
 
   getTokenInfo() {
@@ -196,6 +196,10 @@ class IamAuthenticator {
   toJSON() {
     return { url: this.#url, apikey: '<redacted>' }
   }
+}
+
+function accessToken(info) {
+  return info.accessToken
 }
 
 function bearer(t) {

@@ -95,20 +95,16 @@ fn spec_of<'a>(apikey: &'a Secret, cfg: &'a IamConfig) -> KeySpec<'a> {
     }
 }
 
-/// Waits for a token (the cache's single flight), resolving to its text.
-#[napi(ts_return_type = "Promise<string>")]
-pub fn fetch_token<'env>(
-    env: &'env Env,
-    apikey: String,
-    options: Option<JsIamOptions>,
-) -> Result<Object<'env>> {
-    let entry = throw(resolve(&Secret::from(apikey), options))?;
+/// Waits for a usable token for `entry` (the cache's single flight).
+fn token_info<'env>(env: &'env Env, entry: Arc<Entry>) -> Result<Object<'env>> {
     promise(env, async move {
         let t = global_cache().get(&entry).await?;
-        Ok(t.access_token.expose().to_string())
+        Ok(JsTokenInfo::from(&*t))
     })
 }
 
+/// The cold path of `getIamToken`/`getIamTokenInfo`: a promise for the token
+/// and its details once the cache has one.
 #[napi(ts_return_type = "Promise<JsTokenInfo>")]
 pub fn fetch_token_info<'env>(
     env: &'env Env,
@@ -116,10 +112,7 @@ pub fn fetch_token_info<'env>(
     options: Option<JsIamOptions>,
 ) -> Result<Object<'env>> {
     let entry = throw(resolve(&Secret::from(apikey), options))?;
-    promise(env, async move {
-        let t = global_cache().get(&entry).await?;
-        Ok(JsTokenInfo::from(&*t))
-    })
+    token_info(env, entry)
 }
 
 #[napi]
@@ -189,22 +182,10 @@ impl NativeAuthenticator {
             .map(|t| peeked(&t))
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn fetch<'env>(&mut self, env: &'env Env) -> Result<Object<'env>> {
-        let entry = self.current().clone();
-        promise(env, async move {
-            let t = global_cache().get(&entry).await?;
-            Ok(t.access_token.expose().to_string())
-        })
-    }
-
     #[napi(ts_return_type = "Promise<JsTokenInfo>")]
     pub fn fetch_info<'env>(&mut self, env: &'env Env) -> Result<Object<'env>> {
         let entry = self.current().clone();
-        promise(env, async move {
-            let t = global_cache().get(&entry).await?;
-            Ok(JsTokenInfo::from(&*t))
-        })
+        token_info(env, entry)
     }
 
     #[napi]
