@@ -270,6 +270,23 @@ pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// Reads a response body, stopping at `limit` bytes. The flag says whether
+/// the whole body was read (false: it was cut at the limit).
+pub async fn read_body(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<(Vec<u8>, bool), reqwest::Error> {
+    let hint = resp.content_length().unwrap_or(4096).min(limit as u64) as usize;
+    let mut out = Vec::with_capacity(hint);
+    while let Some(chunk) = resp.chunk().await? {
+        if out.len() + chunk.len() > limit {
+            return Ok((out, false));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((out, true))
+}
+
 /// A short description of a body that is not the JSON we expected: never
 /// the body itself (it may be a long HTML page).
 pub fn describe_body(content_type: Option<&str>, body: &[u8]) -> String {

@@ -243,8 +243,9 @@ async fn attempt(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = match read_limited(resp).await {
-        Ok(b) => b,
+    // A body cut at the limit fails to parse below: ERR_BAD_RESPONSE or ERR_IAM.
+    let bytes = match http::read_body(resp, MAX_BODY).await {
+        Ok((b, _)) => b,
         Err(e) => return transport_attempt(&e, what),
     };
     debug!("IAM {} -> {status} ({} bytes)", cfg.token_url, bytes.len());
@@ -274,20 +275,6 @@ fn transport_attempt<T>(e: &reqwest::Error, what: &str) -> Attempt<T> {
         Error::Network(_) => Attempt::Retry(err, None),
         _ => Attempt::Fail(err),
     }
-}
-
-/// Reads a body of at most `MAX_BODY` bytes.
-pub(crate) async fn read_limited(
-    mut resp: reqwest::Response,
-) -> std::result::Result<Vec<u8>, reqwest::Error> {
-    let mut out = Vec::with_capacity(resp.content_length().unwrap_or(1024).min(65536) as usize);
-    while let Some(chunk) = resp.chunk().await? {
-        if out.len() + chunk.len() > MAX_BODY {
-            break;
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 fn iam_error(

@@ -29,6 +29,8 @@ pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Statuses worth another attempt; 400, 403 and 404 never are.
 const RETRY_STATUSES: [u16; 5] = [429, 502, 503, 504, 520];
 const MAX_RESPONSE: usize = 256 << 20;
+/// An error body is read for its `errors` and `trace`; more is never needed.
+const MAX_ERROR_BODY: usize = 1 << 20;
 const MAX_CACHED_URLS: usize = 1024;
 /// Error codes that mean the token itself was refused.
 const TOKEN_REJECTED: [&str; 2] = [
@@ -171,7 +173,9 @@ impl WmlClient {
     async fn call(&self, ep: Endpoint, id: &str, body: Bytes, o: &CallOptions) -> Result<String> {
         let url = self.url(ep, id)?;
         let work = async {
-            let resp = self.send(&url, &body, o, "application/json").await?;
+            let (resp, _) = self
+                .send_with_token(&url, &body, o, "application/json")
+                .await?;
             read_text(resp).await
         };
         guard(work, o.cancel.as_ref(), o.timeout.unwrap_or(self.timeout)).await
@@ -251,16 +255,6 @@ impl WmlClient {
         };
         let (cache, entry, token) = (self.cache.clone(), entry.lock().clone(), token?);
         Some(Box::new(move || cache.invalidate(&entry, Some(&token))))
-    }
-
-    async fn send(
-        &self,
-        url: &reqwest::Url,
-        body: &Bytes,
-        o: &CallOptions,
-        accept: &'static str,
-    ) -> Result<reqwest::Response> {
-        Ok(self.send_with_token(url, body, o, accept).await?.0)
     }
 
     /// Sends with the retry policy; a 401 with a cached token refreshes it
@@ -429,25 +423,18 @@ async fn guard<T>(
     }
 }
 
-async fn read_text(mut resp: reqwest::Response) -> Result<String> {
+async fn read_text(resp: reqwest::Response) -> Result<String> {
     let status = resp.status().as_u16();
-    let mut out = Vec::with_capacity(resp.content_length().unwrap_or(4096).min(64 << 20) as usize);
-    loop {
-        match resp.chunk().await {
-            Ok(Some(c)) => {
-                if out.len() + c.len() > MAX_RESPONSE {
-                    return Err(Error::BadResponse {
-                        status,
-                        message: format!("the response is larger than {MAX_RESPONSE} bytes"),
-                    });
-                }
-                out.extend_from_slice(&c);
-            }
-            Ok(None) => break,
-            Err(e) => return Err(http::transport_error(&e, "WML response")),
-        }
+    let (body, complete) = http::read_body(resp, MAX_RESPONSE)
+        .await
+        .map_err(|e| http::transport_error(&e, "WML response"))?;
+    if !complete {
+        return Err(Error::BadResponse {
+            status,
+            message: format!("the response is larger than {MAX_RESPONSE} bytes"),
+        });
     }
-    String::from_utf8(out).map_err(|_| Error::BadResponse {
+    String::from_utf8(body).map_err(|_| Error::BadResponse {
         status,
         message: "the response is not UTF-8 text".into(),
     })
@@ -468,8 +455,9 @@ async fn wml_error(resp: reqwest::Response, token: Option<&str>) -> Error {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = crate::iam::exchange::read_limited(resp)
+    let body = http::read_body(resp, MAX_ERROR_BODY)
         .await
+        .map(|(b, _)| b)
         .unwrap_or_default();
     error_from_body(status, &body, ctype.as_deref(), token)
 }
