@@ -20,7 +20,7 @@ const RETRY_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
 const MAX_BODY: usize = 1 << 20;
 
 /// Options as a caller gives them (the JS `IamOptions`), before validation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct IamOptions {
     pub url: Option<String>,
     pub client_id: Option<String>,
@@ -31,6 +31,23 @@ pub struct IamOptions {
     pub headers: Vec<(String, String)>,
     pub disable_ssl_verification: bool,
     pub ca_cert: Option<String>,
+}
+
+impl fmt::Debug for IamOptions {
+    /// Header values are left out: a caller may put a credential in one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("IamOptions")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("scope", &self.scope)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_retries", &self.max_retries)
+            .field("headers", &header_names)
+            .field("disable_ssl_verification", &self.disable_ssl_verification)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Validated settings for token requests.

@@ -72,6 +72,14 @@ fn debug_output_hides_secrets() {
     })
     .unwrap();
     assert!(!format!("{c:?}").contains("client-secret-value"));
+    let o = IamOptions {
+        client_secret: Some(Secret::new("client-secret-value")),
+        headers: vec![("X-Api-Key".into(), "header-secret-value".into())],
+        ..Default::default()
+    };
+    let shown = format!("{o:?}");
+    assert!(shown.contains("X-Api-Key"));
+    assert!(!shown.contains("header-secret-value") && !shown.contains("client-secret-value"));
     let t: TokenResponse =
         serde_json::from_str(r#"{"access_token":"tok-value-123","expires_in":3600}"#).unwrap();
     assert!(!format!("{t:?}").contains("tok-value-123"));
