@@ -6,6 +6,7 @@
  *   1. cached token ns/call and 2. cold calls  -> bench/token.js (one child process)
  *   3. scoring throughput and client CPU        -> fake server in its own process
  *      (testing/cli.js), each client variant in its own bench/scoring-client.js
+ *      process; the floor (bench/scoring_floor.rs, reqwest alone in Rust) beside them
  *      process, rounds in ABC CBA order.
  *
  * Prints a table with ratios and "goal met"/"goal missed", writes
@@ -19,10 +20,10 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const readline = require('node:readline')
-const { ROOT, envInfo } = require('./common')
+const { ROOT, envInfo, scoringPayload } = require('./common')
 
 const SCORING_ROUNDS = Number(process.env.BENCH_SCORING_ROUNDS) || 2
-const VARIANTS = ['ours', 'undici', 'fetch']
+const VARIANTS = ['ours', 'undici', 'fetch', 'floor']
 const SKIP = new Set((process.env.BENCH_SKIP || '').split(',').filter(Boolean))
 const GOALS = {
   cachedOursOverAnchor: 1.0, // ours ns/call / anchor ns/call <= 1.0
@@ -40,9 +41,9 @@ const firstLine = (s) => String(s).split('\n')[0]
  * Runs `node args...`, passes its stderr through, and resolves with the last
  * stdout line parsed as JSON. Killed (and rejected) after timeoutMs.
  */
-function runJsonChild(args, timeoutMs, env) {
+function runJsonChild(args, timeoutMs, env, command = process.execPath) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (d) => { out += d })
     const timer = setTimeout(() => {
@@ -109,8 +110,28 @@ async function tokenPhase() {
   return runJsonChild(['--expose-gc', path.join(__dirname, 'token.js')], 120_000)
 }
 
+/**
+ * Builds the floor program (bench/scoring_floor.rs) with cargo; resolves
+ * its path, or null (with the reason logged) if it cannot be built.
+ */
+function buildFloor() {
+  const args = ['build', '--release', '--quiet', '--no-default-features', '--example', 'scoring_floor']
+  return new Promise((resolve) => {
+    const child = spawn('cargo', args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+    child.on('error', (err) => {
+      console.error(`[scoring] floor unavailable: cargo: ${err.message}`)
+      resolve(null)
+    })
+    child.on('close', (code) => {
+      if (code !== 0) console.error(`[scoring] floor unavailable: cargo ${args.join(' ')} exited with ${code}`)
+      resolve(code === 0 ? path.join(ROOT, 'target', 'release', 'examples', 'scoring_floor') : null)
+    })
+  })
+}
+
 async function scoringPhase() {
   console.error('\n== scoring throughput and client CPU ==')
+  const floor = await buildFloor()
   const { url, child } = await startServerProcess()
   child.removeAllListeners('exit')
   const runs = Object.fromEntries(VARIANTS.map((v) => [v, []]))
@@ -121,10 +142,13 @@ async function scoringPhase() {
     for (let r = 0; r < SCORING_ROUNDS; r++) order.push(...(r % 2 ? [...VARIANTS].reverse() : VARIANTS))
     for (const v of order) {
       if (v === 'ours' && unavailable) continue
+      if (v === 'floor' && !floor) continue
       const serverCpu0 = procCpuUs(child.pid)
       let res
       try {
-        res = await runJsonChild([path.join(__dirname, 'scoring-client.js'), v, url], 60_000)
+        res = v === 'floor'
+          ? await runJsonChild([url, JSON.stringify(scoringPayload())], 60_000, {}, floor)
+          : await runJsonChild([path.join(__dirname, 'scoring-client.js'), v, url], 60_000)
       } catch (err) {
         problems.push(`scoring ${v}: ${err.message}`)
         console.error(`[scoring] ${v}: ${err.message}`)
@@ -152,7 +176,9 @@ async function scoringPhase() {
   for (const v of VARIANTS) {
     const rs = runs[v]
     if (!rs.length) {
-      variants[v] = { unavailable: v === 'ours' && unavailable ? unavailable : 'no successful run' }
+      variants[v] = {
+        unavailable: v === 'ours' && unavailable ? unavailable : v === 'floor' && !floor ? 'cargo could not build bench/scoring_floor.rs' : 'no successful run',
+      }
       continue
     }
     const req = rs.reduce((a, r) => a + r.requests, 0)
@@ -199,6 +225,11 @@ function computeRatios(results) {
     r.cpuOursOverUndici = ratio(ours.cpuUsPerReq, s.undici.cpuUsPerReq, GOALS.cpuOursOverUndici, '<=')
     r.cpuOursOverFetch = ratio(ours.cpuUsPerReq, s.fetch.cpuUsPerReq, GOALS.cpuOursOverFetch, '<=')
     r.rpsOursOverUndici = ratio(ours.rps, s.undici.rps, GOALS.rpsOursOverUndici, '>=')
+    if (s.floor && !s.floor.unavailable) {
+      const info = (num, den) => (num != null && den ? { value: +(num / den).toFixed(3), goal: 'information', met: null } : null)
+      r.cpuFloorOverUndici = info(s.floor.cpuUsPerReq, s.undici.cpuUsPerReq)
+      r.cpuOursOverFloor = info(ours.cpuUsPerReq, s.floor.cpuUsPerReq)
+    }
   }
   return r
 }
@@ -253,7 +284,12 @@ function sections(results) {
   }
   const s = results.scoring
   if (s) {
-    const names = { ours: 'ours WmlClient.score', undici: '(b) undici Pool + sdk-core auth', fetch: '(a) fetch + sdk-core auth' }
+    const names = {
+      ours: 'ours WmlClient.score',
+      undici: '(b) undici Pool + sdk-core auth',
+      fetch: '(a) fetch + sdk-core auth',
+      floor: 'floor: our reqwest client alone, in Rust, no JS',
+    }
     out.push({
       title: `Scoring: ${s.concurrency} concurrent callers, 20-row payload, ${s.warmupMs / 1000} s warm-up + ${s.measureSec != null ? Math.round(s.measureSec) : '?'} s measured, ${s.rounds} round(s) per variant`,
       head: ['variant', 'req/s', 'client CPU µs/req', 'max RSS MB', 'server CPU µs/req', 'errors'],
@@ -267,6 +303,10 @@ function sections(results) {
         `CPU/req ours / undici: ${fmtRatio(r.cpuOursOverUndici)} (goal ${r.cpuOursOverUndici.goal}): ${verdict(r.cpuOursOverUndici)}`,
         `CPU/req ours / fetch: ${fmtRatio(r.cpuOursOverFetch)} (goal ${r.cpuOursOverFetch.goal}): ${verdict(r.cpuOursOverFetch)}`,
         `req/s ours / undici: ${fmtRatio(r.rpsOursOverUndici)} (goal ${r.rpsOursOverUndici.goal}): ${verdict(r.rpsOursOverUndici)}`,
+        ...(r.cpuFloorOverUndici ? [
+          `CPU/req floor / undici: ${fmtRatio(r.cpuFloorOverUndici)}; ours / floor: ${fmtRatio(r.cpuOursOverFloor)} (information: what the HTTP stack costs before any JS; ` +
+            'a JS caller adds at least JSON.stringify + JSON.parse and a promise on top)',
+        ] : []),
       ],
     })
   }
@@ -309,6 +349,9 @@ function markdown(results) {
       'client CPU per request = `process.cpuUsage()` (user + system) over the measured window / requests completed in it. ' +
       'The baselines get their token from sdk-core on every request, `JSON.stringify` the payload and parse the JSON answer; every variant checks the 20 predictions. ' +
       'Server CPU per request is read from `/proc` for information. The machine is shared by the server and the client, so throughput is bounded by it.',
+    '- **Floor**: `bench/scoring_floor.rs` (built by cargo as an example, without the napi layer) sends the same requests with the package\'s own pooled reqwest client ' +
+      '(`http::client`), 32 tasks on one single-threaded tokio runtime, parses each answer with serde_json and checks the 20 predictions; ' +
+      'CPU from `/proc/self/stat` (10 ms ticks). No JS, no N-API, no hand-off between threads: the cost of the HTTP stack itself, for information.',
   )
   if (problems.length) parts.push('', '## Problems', '', ...problems.map((p) => `- ${p}`))
   return parts.join('\n') + '\n'
