@@ -6,7 +6,8 @@
  *   1. cached token ns/call and 2. cold calls  -> bench/token.js (one child process)
  *   3. scoring throughput and client CPU        -> fake server in its own process
  *      (testing/cli.js), each client variant in its own bench/scoring-client.js
- *      process; the floor (bench/scoring_floor.rs, reqwest alone in Rust) beside them
+ *      process; the floors (bench/scoring_floor.rs: reqwest, and bare hyper,
+ *      alone in Rust) beside them
  *      process, rounds in ABC CBA order.
  *
  * Prints a table with ratios and "goal met"/"goal missed", writes
@@ -23,7 +24,8 @@ const readline = require('node:readline')
 const { ROOT, envInfo, scoringPayload } = require('./common')
 
 const SCORING_ROUNDS = Number(process.env.BENCH_SCORING_ROUNDS) || 2
-const VARIANTS = ['ours', 'undici', 'fetch', 'floor']
+const VARIANTS = ['ours', 'undici', 'fetch', 'floor', 'floor-hyper']
+const FLOOR_STACK = { floor: 'reqwest', 'floor-hyper': 'hyper' }
 const SKIP = new Set((process.env.BENCH_SKIP || '').split(',').filter(Boolean))
 const GOALS = {
   cachedOursOverAnchor: 1.0, // ours ns/call / anchor ns/call <= 1.0
@@ -142,12 +144,12 @@ async function scoringPhase() {
     for (let r = 0; r < SCORING_ROUNDS; r++) order.push(...(r % 2 ? [...VARIANTS].reverse() : VARIANTS))
     for (const v of order) {
       if (v === 'ours' && unavailable) continue
-      if (v === 'floor' && !floor) continue
+      if (FLOOR_STACK[v] && !floor) continue
       const serverCpu0 = procCpuUs(child.pid)
       let res
       try {
-        res = v === 'floor'
-          ? await runJsonChild([url, JSON.stringify(scoringPayload())], 60_000, {}, floor)
+        res = FLOOR_STACK[v]
+          ? await runJsonChild([url, JSON.stringify(scoringPayload()), FLOOR_STACK[v]], 60_000, {}, floor)
           : await runJsonChild([path.join(__dirname, 'scoring-client.js'), v, url], 60_000)
       } catch (err) {
         problems.push(`scoring ${v}: ${err.message}`)
@@ -177,7 +179,7 @@ async function scoringPhase() {
     const rs = runs[v]
     if (!rs.length) {
       variants[v] = {
-        unavailable: v === 'ours' && unavailable ? unavailable : v === 'floor' && !floor ? 'cargo could not build bench/scoring_floor.rs' : 'no successful run',
+        unavailable: v === 'ours' && unavailable ? unavailable : FLOOR_STACK[v] && !floor ? 'cargo could not build bench/scoring_floor.rs' : 'no successful run',
       }
       continue
     }
@@ -229,6 +231,8 @@ function computeRatios(results) {
       const info = (num, den) => (num != null && den ? { value: +(num / den).toFixed(3), goal: 'information', met: null } : null)
       r.cpuFloorOverUndici = info(s.floor.cpuUsPerReq, s.undici.cpuUsPerReq)
       r.cpuOursOverFloor = info(ours.cpuUsPerReq, s.floor.cpuUsPerReq)
+      const hy = s['floor-hyper']
+      if (hy && !hy.unavailable) r.cpuHyperOverUndici = info(hy.cpuUsPerReq, s.undici.cpuUsPerReq)
     }
   }
   return r
@@ -289,6 +293,7 @@ function sections(results) {
       undici: '(b) undici Pool + sdk-core auth',
       fetch: '(a) fetch + sdk-core auth',
       floor: 'floor: our reqwest client alone, in Rust, no JS',
+      'floor-hyper': 'floor: bare hyper (1 connection per caller), in Rust',
     }
     out.push({
       title: `Scoring: ${s.concurrency} concurrent callers, 20-row payload, ${s.warmupMs / 1000} s warm-up + ${s.measureSec != null ? Math.round(s.measureSec) : '?'} s measured, ${s.rounds} round(s) per variant`,
@@ -306,6 +311,9 @@ function sections(results) {
         ...(r.cpuFloorOverUndici ? [
           `CPU/req floor / undici: ${fmtRatio(r.cpuFloorOverUndici)}; ours / floor: ${fmtRatio(r.cpuOursOverFloor)} (information: what the HTTP stack costs before any JS; ` +
             'a JS caller adds at least JSON.stringify + JSON.parse and a promise on top)',
+        ] : []),
+        ...(r.cpuHyperOverUndici ? [
+          `CPU/req bare hyper / undici: ${fmtRatio(r.cpuHyperOverUndici)} (information: the same requests without reqwest's layers, pool, proxy or TLS support)`,
         ] : []),
       ],
     })
@@ -351,7 +359,8 @@ function markdown(results) {
       'Server CPU per request is read from `/proc` for information. The machine is shared by the server and the client, so throughput is bounded by it.',
     '- **Floor**: `bench/scoring_floor.rs` (built by cargo as an example, without the napi layer) sends the same requests with the package\'s own pooled reqwest client ' +
       '(`http::client`), 32 tasks on one single-threaded tokio runtime, parses each answer with serde_json and checks the 20 predictions; ' +
-      'CPU from `/proc/self/stat` (10 ms ticks). No JS, no N-API, no hand-off between threads: the cost of the HTTP stack itself, for information.',
+      'CPU from `/proc/self/stat` (10 ms ticks). No JS, no N-API, no hand-off between threads: the cost of the HTTP stack itself, for information. ' +
+      'The second floor sends the same requests with hyper\'s bare HTTP/1.1 connection API (one connection per caller; no pool, proxy or TLS): what reqwest\'s own layers cost.',
   )
   if (problems.length) parts.push('', '## Problems', '', ...problems.map((p) => `- ${p}`))
   return parts.join('\n') + '\n'

@@ -1,10 +1,12 @@
 //! The scoring benchmark's floor: the same requests as bench/scoring-client.js
-//! sends, made by Rust alone with the package's own HTTP client (reqwest,
-//! as `http::client` configures it) on one thread: no JS, no N-API, no
-//! hand-off between threads. It shows what the HTTP stack itself costs per
-//! request, which no binding over it can go below. Information only.
+//! sends, made by Rust alone on one thread: no JS, no N-API, no hand-off
+//! between threads. It shows what the HTTP stack itself costs per request,
+//! which no binding over it can go below. Information only. Two stacks:
+//! - `reqwest`: the package's own pooled client, as `http::client` builds it;
+//! - `hyper`: hyper's bare HTTP/1.1 connection API, one connection per caller
+//!   (plain HTTP only, no pool, proxy or TLS): what reqwest's layers cost.
 //!
-//!   cargo run --release --no-default-features --example scoring_floor -- <server url> <payload JSON>
+//!   cargo run --release --no-default-features --example scoring_floor -- <server url> <payload JSON> [reqwest|hyper]
 //!
 //! Same knobs and the same one-line JSON result as scoring-client.js
 //! (BENCH_CONCURRENCY, BENCH_WARMUP_MS, BENCH_MEASURE_MS). Linux only: CPU
@@ -68,6 +70,17 @@ async fn token(http: &reqwest::Client, url: &str) -> Result<String, String> {
         .ok_or_else(|| "no access_token".into())
 }
 
+/// Checks an answer as the JS variants do: 200 and 20 predictions.
+fn check(status: u16, body: &[u8]) -> Result<(), String> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let rows = v["predictions"][0]["values"].as_array().map_or(0, Vec::len);
+    if status != 200 || rows != ROWS {
+        let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        return Err(format!("HTTP {status}: {text}"));
+    }
+    Ok(())
+}
+
 async fn score(
     http: &reqwest::Client,
     target: &str,
@@ -84,21 +97,66 @@ async fn score(
         .await
         .map_err(|e| e.to_string())?;
     let status = r.status().as_u16();
-    let text = r.text().await.map_err(|e| e.to_string())?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let rows = v["predictions"][0]["values"].as_array().map_or(0, Vec::len);
-    if status != 200 || rows != ROWS {
-        return Err(format!("HTTP {status}: {}", &text[..text.len().min(200)]));
+    check(status, &r.bytes().await.map_err(|e| e.to_string())?)
+}
+
+/// One caller of the hyper floor: its own connection, requests in turn.
+struct HyperCaller {
+    send: hyper::client::conn::http1::SendRequest<http_body_util::Full<Bytes>>,
+    host: String,
+}
+
+impl HyperCaller {
+    async fn connect(url: &str) -> Result<HyperCaller, String> {
+        let host = url
+            .strip_prefix("http://")
+            .ok_or("the hyper floor speaks plain http only")?
+            .trim_end_matches('/')
+            .to_string();
+        let tcp = tokio::net::TcpStream::connect(&host)
+            .await
+            .map_err(|e| e.to_string())?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        let io = hyper_util::rt::TokioIo::new(tcp);
+        let (send, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        Ok(HyperCaller { send, host })
     }
-    Ok(())
+
+    async fn score(&mut self, bearer: &str, body: &Bytes) -> Result<(), String> {
+        use http_body_util::BodyExt;
+        let req = http::Request::post(PATH)
+            .header("host", &self.host)
+            .header("authorization", bearer)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(http_body_util::Full::new(body.clone()))
+            .map_err(|e| e.to_string())?;
+        self.send.ready().await.map_err(|e| e.to_string())?;
+        let r = self
+            .send
+            .send_request(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status().as_u16();
+        let body = r.into_body().collect().await.map_err(|e| e.to_string())?;
+        check(status, &body.to_bytes())
+    }
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(url), Some(payload)) = (args.next(), args.next()) else {
-        eprintln!("usage: scoring_floor <server url> <payload JSON>");
+        eprintln!("usage: scoring_floor <server url> <payload JSON> [reqwest|hyper]");
         std::process::exit(2);
     };
+    let stack = args.next().unwrap_or_else(|| "reqwest".into());
+    if stack != "reqwest" && stack != "hyper" {
+        eprintln!("scoring_floor: unknown stack {stack} (reqwest|hyper)");
+        std::process::exit(2);
+    }
     let concurrency = knob("BENCH_CONCURRENCY", 32);
     let warmup = Duration::from_millis(knob("BENCH_WARMUP_MS", 2000));
     let measure = Duration::from_millis(knob("BENCH_MEASURE_MS", 8000));
@@ -126,9 +184,17 @@ fn main() {
             let (http, target, bearer, body) = (http.clone(), target.clone(), bearer.clone(), body.clone());
             let (completed, errors, stop, first_error) =
                 (completed.clone(), errors.clone(), stop.clone(), first_error.clone());
+            let mut own = match stack.as_str() {
+                "hyper" => Some(HyperCaller::connect(&url).await?),
+                _ => None,
+            };
             callers.push(tokio::spawn(async move {
                 while !stop.load(Relaxed) {
-                    match score(&http, &target, &bearer, &body).await {
+                    let r = match own.as_mut() {
+                        Some(c) => c.score(&bearer, &body).await,
+                        None => score(&http, &target, &bearer, &body).await,
+                    };
+                    match r {
                         Ok(()) => {
                             completed.fetch_add(1, Relaxed);
                         }
@@ -159,7 +225,7 @@ fn main() {
         let (user, system) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
         let first_error = first_error.lock().ok().and_then(|f| f.clone());
         Ok::<_, String>(serde_json::json!({
-            "variant": "floor",
+            "variant": format!("floor-{stack}"),
             "concurrency": concurrency,
             "warmupMs": warmup.as_millis() as u64,
             "seconds": (seconds * 1000.0).round() / 1000.0,
