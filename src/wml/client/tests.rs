@@ -23,10 +23,12 @@ async fn setup(extra: impl FnOnce(&mut WmlOptions)) -> (FakeIam, WmlClient) {
     (srv, c)
 }
 
-fn wml_error_body(code: &str) -> String {
-    format!(
+/// A WML-shaped error answer with `errors[0].code == code`.
+fn wml_error(status: u16, code: &str, retry_after: Option<&'static str>) -> Reply {
+    let body = format!(
         r#"{{"errors":[{{"code":"{code}","message":"msg for {code}","more_info":"https://x"}}],"trace":"tr-1","status_code":400}}"#
-    )
+    );
+    Reply::Raw(status, "application/json", body, retry_after)
 }
 
 const PAYLOAD: &str = r#"{"input_data":[{"fields":["a"],"values":[[1]]}]}"#;
@@ -58,22 +60,12 @@ async fn scores_with_a_cached_bearer_token() {
 async fn a_401_refreshes_the_token_once() {
     let (srv, c) = setup(|_| {}).await;
     let body = || Bytes::from_static(PAYLOAD.as_bytes());
-    srv.push_wml(Reply::Raw(
-        401,
-        "application/json",
-        wml_error_body("authentication_token_expired"),
-        None,
-    ));
+    srv.push_wml(wml_error(401, "authentication_token_expired", None));
     c.score("d", body(), &CallOptions::default()).await.unwrap();
     assert_eq!((srv.hits(), srv.wml_hits()), (2, 2));
 
     for _ in 0..2 {
-        srv.push_wml(Reply::Raw(
-            401,
-            "application/json",
-            wml_error_body("authentication_token_not_valid"),
-            None,
-        ));
+        srv.push_wml(wml_error(401, "authentication_token_not_valid", None));
     }
     let e = c
         .score("d", body(), &CallOptions::default())
@@ -89,12 +81,7 @@ async fn retries_the_retryable_and_not_the_rest() {
     let (srv, c) = setup(|o| o.iam.max_retries = Some(3.0)).await;
     let body = || Bytes::from_static(PAYLOAD.as_bytes());
     for s in [429, 502, 503] {
-        srv.push_wml(Reply::Raw(
-            s,
-            "application/json",
-            wml_error_body("busy"),
-            Some("0"),
-        ));
+        srv.push_wml(wml_error(s, "busy", Some("0")));
     }
     c.score("d", body(), &CallOptions::default()).await.unwrap();
     assert_eq!(srv.wml_hits(), 4);
@@ -105,12 +92,7 @@ async fn retries_the_retryable_and_not_the_rest() {
         (404, "deployment_not_found"),
     ] {
         let before = srv.wml_hits();
-        srv.push_wml(Reply::Raw(
-            status,
-            "application/json",
-            wml_error_body(code),
-            None,
-        ));
+        srv.push_wml(wml_error(status, code, None));
         let e = c
             .score("d", body(), &CallOptions::default())
             .await
@@ -152,12 +134,7 @@ async fn bearer_token_credentials_skip_iam() {
         .last_wml_head
         .lock()
         .contains("Bearer user-managed-token"));
-    srv.push_wml(Reply::Raw(
-        401,
-        "application/json",
-        wml_error_body("authentication_token_not_valid"),
-        None,
-    ));
+    srv.push_wml(wml_error(401, "authentication_token_not_valid", None));
     let e = c
         .score("d", Bytes::new(), &CallOptions::default())
         .await
