@@ -39,6 +39,18 @@ afterEach(() => {
   server.clearFaults()
 })
 
+/** A `ms` timeout on the faulted exchange (and a generous one elsewhere). */
+function timeoutAtFault(ctx, ms) {
+  if (ctx.route === 'iam') {
+    // IAM: timeoutMs bounds each attempt (timeouts are not retried).
+    ctx.iamOptions = { timeoutMs: ms, maxRetries: 0 }
+    if (ctx.kind.wml) ctx.callOptions = { timeoutMs: 10000 }
+  } else {
+    // WML: RequestOptions.timeoutMs bounds the whole call (for streams, the whole stream).
+    ctx.callOptions = { timeoutMs: ms }
+  }
+}
+
 const PAYLOAD = { input_data: [{ fields: ['GENDER', 'AGE'], values: [['M', 23]] }] }
 const STREAM_REQUEST = { input: 'alpha beta gamma', parameters: { max_new_tokens: 3 } }
 const TOKEN_KINDS = ['getIamToken', 'getIamTokenInfo']
@@ -170,14 +182,7 @@ const CASES = [
     kinds: ALL_KINDS,
     arrange(ctx) {
       ctx.fault({ hang: true, times: 1 })
-      if (ctx.route === 'iam') {
-        // IAM: timeoutMs bounds each attempt (timeouts are not retried).
-        ctx.iamOptions = { timeoutMs: 300, maxRetries: 0 }
-        if (ctx.kind.wml) ctx.callOptions = { timeoutMs: 10000 }
-      } else {
-        // WML: RequestOptions.timeoutMs bounds the whole call (for streams, the whole stream).
-        ctx.callOptions = { timeoutMs: 300 }
-      }
+      timeoutAtFault(ctx, 300)
     },
     expect: { code: 'ERR_TIMEOUT' },
     minMs: 250,
@@ -190,12 +195,7 @@ const CASES = [
       // One byte every 50 ms: a token response (~1 KB) or a prediction
       // (~90 bytes) or an event would take seconds.
       ctx.fault({ trickleMs: 50, times: 1 })
-      if (ctx.route === 'iam') {
-        ctx.iamOptions = { timeoutMs: 400, maxRetries: 0 }
-        if (ctx.kind.wml) ctx.callOptions = { timeoutMs: 10000 }
-      } else {
-        ctx.callOptions = { timeoutMs: 400 }
-      }
+      timeoutAtFault(ctx, 400)
     },
     expect: { code: 'ERR_TIMEOUT' },
     minMs: 350,
