@@ -1,6 +1,6 @@
 // The wml-native command line, run as a child process against the fake
 // IAM + WML server, with a fresh environment (no stray IBMCLOUD_API_KEY).
-import { test, before, after, beforeEach } from 'node:test'
+import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { spawn } from 'node:child_process'
@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const { startFakeServer } = require('../testing/index.js')
@@ -16,22 +17,20 @@ const pkg = require('../package.json')
 const BIN = fileURLToPath(new URL('../bin/wml-native.js', import.meta.url))
 
 let server
+useFakeServer((s) => (server = s))
 let tmp
-before(async () => {
-  server = await startFakeServer()
+before(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-cli-test-'))
 })
-after(async () => {
-  await server.close()
+after(() => {
   fs.rmSync(tmp, { recursive: true, force: true })
 })
-beforeEach(() => server.clearFaults())
 
 // Every key a test uses is recorded here; no CLI output may ever contain one.
 const keys = []
-let n = 0
+const newKey = keyMaker('cli-secret-key')
 function freshKey() {
-  const key = `cli-secret-key-${process.pid}-${++n}-${Math.random().toString(36).slice(2)}`
+  const key = newKey()
   keys.push(key)
   return key
 }

@@ -1,33 +1,26 @@
 // 1,000 concurrent callers while IAM fails, recovers, or hangs: the cache's
 // single flight shares one outcome (one token, or one error) among them, and
 // IAM sees exactly the requests the retry policy allows.
-import { test, before, after, beforeEach, afterEach } from 'node:test'
+import { test, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
+import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
-const { startFakeServer } = require('../testing/index.js')
 
 const N = 1000
 const MAX_RETRIES = 2
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let server
-let n = 0
+useFakeServer((s) => (server = s))
 let unhandled
 const onUnhandled = (reason) => unhandled.push(reason)
-const freshKey = () => `fault-key-${process.pid}-${++n}-${Math.random().toString(36).slice(2)}`
+const freshKey = keyMaker('fault-key')
 const payload = { input_data: [{ fields: ['GENDER', 'AGE'], values: [['M', 23], ['F', 41]] }] }
 
-before(async () => {
-  server = await startFakeServer()
-})
-after(async () => {
-  await server.close()
-})
 beforeEach(() => {
-  server.clearFaults()
   unhandled = []
   process.on('unhandledRejection', onUnhandled)
 })

@@ -16,28 +16,19 @@
 // by key) never leak between cases; WML faults are global, but the cases run
 // one at a time. Documented behaviour: index.d.ts and the README
 // ("How the token cache behaves", "Errors").
-import { test, describe, before, after, afterEach } from 'node:test'
+import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { assertNoSecrets, watchUnhandled, sleep } from './helpers/secrets.mjs'
+import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
 const { startFakeServer } = require('../testing/index.js')
 
 let server
-let n = 0
-const freshKey = () => `matrix-key-${process.pid}-${++n}-${Math.random().toString(36).slice(2)}`
-
-before(async () => {
-  server = await startFakeServer()
-})
-after(async () => {
-  await server.close()
-})
-afterEach(() => {
-  server.clearFaults()
-})
+useFakeServer((s) => (server = s))
+const freshKey = keyMaker('matrix-key')
 
 /** A `ms` timeout on the faulted exchange (and a generous one elsewhere). */
 function timeoutAtFault(ctx, ms) {

@@ -1,28 +1,19 @@
 // getIamToken, getIamTokenInfo, IamAuthenticator and the process-wide cache,
 // against the local fake IAM server.
-import { test, before, after, beforeEach } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { inspect } from 'node:util'
 import { createRequire } from 'node:module'
 import { assertNoSecrets, watchUnhandled, sleep } from './helpers/secrets.mjs'
+import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
 const { startFakeServer } = require('../testing/index.js')
 
 let server
-let n = 0
-const freshKey = () => `test-key-${process.pid}-${++n}-${Math.random().toString(36).slice(2)}`
-
-before(async () => {
-  server = await startFakeServer()
-})
-after(async () => {
-  await server.close()
-})
-beforeEach(() => {
-  server.clearFaults()
-})
+useFakeServer((s) => (server = s))
+const freshKey = keyMaker('test-key')
 
 const opts = (extra) => ({ url: server.url, ...extra })
 

@@ -1,29 +1,22 @@
 // WmlClient against the local fake WML / watsonx.ai server.
-import { test, before, after, beforeEach } from 'node:test'
+import { test, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { assertNoSecrets, watchUnhandled, sleep } from './helpers/secrets.mjs'
+import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
-const { startFakeServer } = require('../testing/index.js')
 
 let server
-let n = 0
-const freshKey = () => `wml-key-${process.pid}-${++n}-${Math.random().toString(36).slice(2)}`
+useFakeServer((s) => (server = s))
+const freshKey = keyMaker('wml-key')
 const client = (extra) => new m.WmlClient({ url: server.url, apikey: freshKey(), iamUrl: server.url, ...extra })
 const payload = (rows = 2) => ({
   input_data: [{ fields: ['GENDER', 'AGE'], values: Array.from({ length: rows }, (_, i) => ['M', 20 + i]) }],
 })
 
-before(async () => {
-  server = await startFakeServer()
-})
-after(async () => {
-  await server.close()
-})
 beforeEach(() => {
-  server.clearFaults()
   server.options.streamIntervalMs = 0
 })
 
