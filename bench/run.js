@@ -6,9 +6,8 @@
  *   1. cached token ns/call and 2. cold calls  -> bench/token.js (one child process)
  *   3. scoring throughput and client CPU        -> fake server in its own process
  *      (testing/cli.js), each client variant in its own bench/scoring-client.js
- *      process; the floors (bench/scoring_floor.rs: reqwest, and bare hyper,
- *      alone in Rust) beside them
- *      process, rounds in ABC CBA order.
+ *      process, and the floors (bench/scoring_floor.rs: reqwest and bare hyper
+ *      alone in Rust) in theirs, rounds in ABC CBA order.
  *
  * Prints a table with ratios and "goal met"/"goal missed", writes
  * bench/results.json and bench/RESULTS.md. Exits non-zero only when something
@@ -178,9 +177,10 @@ async function scoringPhase() {
   for (const v of VARIANTS) {
     const rs = runs[v]
     if (!rs.length) {
-      variants[v] = {
-        unavailable: v === 'ours' && unavailable ? unavailable : FLOOR_STACK[v] && !floor ? 'cargo could not build bench/scoring_floor.rs' : 'no successful run',
-      }
+      let why = 'no successful run'
+      if (v === 'ours' && unavailable) why = unavailable
+      if (FLOOR_STACK[v] && !floor) why = 'cargo could not build bench/scoring_floor.rs'
+      variants[v] = { unavailable: why }
       continue
     }
     const req = rs.reduce((a, r) => a + r.requests, 0)
@@ -203,10 +203,12 @@ async function scoringPhase() {
 
 // ---------------------------------------------------------------- ratios and report
 
+/** num / den against a goal (`cmp` '<=' or '>='); without a goal, for information. */
 function ratio(num, den, goal, cmp) {
-  if (num == null || den == null || !den) return { value: null, goal: `${cmp} ${goal}`, met: null }
+  const target = goal === undefined ? 'information' : `${cmp} ${goal}`
+  if (num == null || den == null || !den) return { value: null, goal: target, met: null }
   const value = +(num / den).toFixed(3)
-  return { value, goal: `${cmp} ${goal}`, met: cmp === '<=' ? value <= goal : value >= goal }
+  return { value, goal: target, met: goal === undefined ? null : cmp === '<=' ? value <= goal : value >= goal }
 }
 
 function computeRatios(results) {
@@ -227,13 +229,11 @@ function computeRatios(results) {
     r.cpuOursOverUndici = ratio(ours.cpuUsPerReq, s.undici.cpuUsPerReq, GOALS.cpuOursOverUndici, '<=')
     r.cpuOursOverFetch = ratio(ours.cpuUsPerReq, s.fetch.cpuUsPerReq, GOALS.cpuOursOverFetch, '<=')
     r.rpsOursOverUndici = ratio(ours.rps, s.undici.rps, GOALS.rpsOursOverUndici, '>=')
-    if (s.floor && !s.floor.unavailable) {
-      const info = (num, den) => (num != null && den ? { value: +(num / den).toFixed(3), goal: 'information', met: null } : null)
-      r.cpuFloorOverUndici = info(s.floor.cpuUsPerReq, s.undici.cpuUsPerReq)
-      r.cpuOursOverFloor = info(ours.cpuUsPerReq, s.floor.cpuUsPerReq)
-      const hy = s['floor-hyper']
-      if (hy && !hy.unavailable) r.cpuHyperOverUndici = info(hy.cpuUsPerReq, s.undici.cpuUsPerReq)
+    if (!s.floor.unavailable) {
+      r.cpuFloorOverUndici = ratio(s.floor.cpuUsPerReq, s.undici.cpuUsPerReq)
+      r.cpuOursOverFloor = ratio(ours.cpuUsPerReq, s.floor.cpuUsPerReq)
     }
+    if (!s['floor-hyper'].unavailable) r.cpuHyperOverUndici = ratio(s['floor-hyper'].cpuUsPerReq, s.undici.cpuUsPerReq)
   }
   return r
 }
