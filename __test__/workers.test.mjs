@@ -14,6 +14,7 @@ const m = require('../index.js')
 const { startFakeServer } = require('../testing/index.js')
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const SCENARIO = path.join(HERE, 'fixtures', 'worker-scenario.js')
 const WORKER = path.join(HERE, 'fixtures', 'worker-thread.js')
 
@@ -69,6 +70,42 @@ test('50 runs of the worker scenario (5 workers; 2 terminated with requests and 
   const times = results.map((r) => r.ms).sort((a, b) => a - b)
   t.diagnostic(`${RUNS} runs, ${PARALLEL} at a time: ${Date.now() - t0} ms in all; per run median ${times[RUNS >> 1]} ms, max ${times.at(-1)} ms`)
   assert.deepEqual(bad, [], `${bad.length} of ${RUNS} runs failed`)
+})
+
+test('a worker terminated before its calls left its thread: they are dropped with it, its stream closes, nothing is sent later', { timeout: 30_000 }, async () => {
+  const server = await startFakeServer({ streamIntervalMs: 20 })
+  let w
+  try {
+    const url = server.url
+    const hangKey = `hang-spin-${process.pid}-${Math.random().toString(36).slice(2)}`
+    for (const k of [hangKey, `${hangKey}-auth`, `${hangKey}-info`]) server.fault({ route: 'iam', apikey: k, hang: true })
+    const key = `own-spin-${process.pid}-${Math.random().toString(36).slice(2)}`
+    w = new Worker(WORKER, { workerData: { url, mode: 'terminate', key, hangKey, spin: true } })
+    const errors = []
+    w.on('error', (e) => errors.push(e))
+    const exited = new Promise((resolve) => w.once('exit', resolve))
+    const inflight = await new Promise((resolve) => w.on('message', (msg) => msg.type === 'inflight' && resolve(msg)))
+    assert.equal(inflight.pending, 12, 'a stream read, three token requests and eight scores pending')
+    assert.equal(server.stats.streamsOpen, 1, 'the stream is open when the worker is terminated')
+    // the main thread of this process makes no call now: nothing else would start the worker's queued calls
+    assert.equal(await w.terminate(), 1)
+    assert.equal(await exited, 1)
+    assert.deepEqual(errors, [])
+    const t0 = Date.now()
+    while (server.stats.streamsOpen > 0 && Date.now() - t0 < 2_000) await sleep(10)
+    assert.equal(server.stats.streamsOpen, 0, 'the terminated worker\'s stream is closed')
+    assert.equal(server.stats.streamsClosedByClient, 1)
+    assert.equal(server.stats.predictions, 0, 'scores queued by the terminated worker were never sent')
+    // the next call from this thread hands over its own work only: the dead worker's is gone
+    const client = new m.WmlClient({ url, apikey: key, iamUrl: url })
+    const r = await client.score('dep', { input_data: [{ fields: ['A'], values: [[1]] }] })
+    assert.equal(r.predictions[0].values.length, 1)
+    await sleep(50)
+    assert.equal(server.stats.predictions, 1, 'only the main thread\'s score reached the server')
+  } finally {
+    if (w) await w.terminate()
+    await server.close()
+  }
 })
 
 test('one process-wide cache across threads: 6 workers + the main thread, one IAM request per key and token', { timeout: 30_000 }, async () => {

@@ -25,8 +25,9 @@ struct Runtime {
     wake: Notify,
 }
 
+static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
+
 fn runtime() -> &'static Arc<Runtime> {
-    static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
     RT.get_or_init(|| {
         let rt = Builder::new_current_thread()
             .enable_all()
@@ -73,8 +74,9 @@ pub fn submit(fut: impl Future<Output = ()> + Send + 'static) {
 }
 
 /// Wakes the runtime for the jobs `submit` queued (one wake-up for all).
+/// Starts nothing if nothing was ever submitted.
 pub fn flush() {
-    let rt = runtime();
+    let Some(rt) = RT.get() else { return };
     if !rt.jobs.lock().is_empty() {
         rt.wake.notify_one();
     }

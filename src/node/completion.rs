@@ -6,15 +6,23 @@
 //! list wakes the JS thread once, and one callback settles the whole batch.
 //! The function is weak (it never holds the event loop); index.js keeps the
 //! loop alive while calls are pending.
+//!
+//! The queue also bounds its calls to the life of its environment: when a
+//! worker is terminated (or the process exits) the calls it submitted but
+//! had not yet flushed are started and dropped at once, and those in flight
+//! are dropped (closing their connections), instead of sitting in the
+//! runtime's queue until another thread happens to flush it.
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use parking_lot::Mutex;
+use std::future::Future;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// How a call ended; the JS side reads it from the low two bits of its code.
-pub enum Outcome {
+enum Outcome {
     /// Resolve with this text.
     Text(String),
     /// Reject with this error payload (`Error::to_json`).
@@ -29,13 +37,40 @@ type Tsfn = ThreadsafeFunction<(), (), Batch, Status, false, true>;
 pub struct Queue {
     items: Arc<Mutex<Vec<(u32, Outcome)>>>,
     tsfn: Tsfn,
+    /// Cancelled when the environment is torn down.
+    closed: CancellationToken,
 }
 
 impl Queue {
+    /// Runs `work` on the shared runtime (from the next `flush`) and
+    /// completes `id` with its result, unless the environment goes first:
+    /// then the work is dropped, unstarted or mid-flight.
+    pub fn run(
+        self: &Arc<Self>,
+        id: u32,
+        work: impl Future<Output = crate::error::Result<Option<String>>> + Send + 'static,
+    ) {
+        let q = self.clone();
+        crate::runtime::submit(async move {
+            tokio::select! {
+                biased;
+                _ = q.closed.cancelled() => {}
+                r = super::unpanicked(work) => q.settle(id, r),
+            }
+        });
+    }
+
+    /// The environment is going away: drop its calls, and start any still
+    /// queued so that they do (and release what they hold, such as a stream).
+    fn close(&self) {
+        self.closed.cancel();
+        crate::runtime::flush();
+    }
+
     /// Hands a finished call to JS (any thread). The first item into an
     /// empty list schedules one wake-up of the JS thread, after the other
     /// work of this runtime turn, so calls finishing together settle together.
-    pub fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
+    fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
         let first = {
             let mut items = self.items.lock();
             items.push((id, outcome));
@@ -51,7 +86,7 @@ impl Queue {
     }
 
     /// Completes `id` with the result of a core call.
-    pub fn settle(self: &Arc<Self>, id: u32, r: crate::error::Result<Option<String>>) {
+    fn settle(self: &Arc<Self>, id: u32, r: crate::error::Result<Option<String>>) {
         self.complete(
             id,
             match r {
@@ -75,6 +110,7 @@ pub struct CompletionQueue {
 impl CompletionQueue {
     #[napi(constructor)]
     pub fn new(
+        env: Env,
         #[napi(ts_arg_type = "(codes: number[], texts: string[]) => void")] callback: Function<
             Batch,
             (),
@@ -101,8 +137,12 @@ impl CompletionQueue {
                 }
                 Ok(FnArgs::from((codes, texts)))
             })?;
-        Ok(CompletionQueue {
-            inner: Arc::new(Queue { items, tsfn }),
-        })
+        let inner = Arc::new(Queue {
+            items,
+            tsfn,
+            closed: CancellationToken::new(),
+        });
+        env.add_env_cleanup_hook(inner.clone(), |q| q.close())?;
+        Ok(CompletionQueue { inner })
     }
 }

@@ -2,7 +2,7 @@
 
 use super::completion::CompletionQueue;
 use super::convert::{JsCallOptions, JsWmlCredentials};
-use super::{promise, throw, unpanicked};
+use super::{promise, throw};
 use crate::iam::exchange::timeout_from;
 use crate::iam::global_cache;
 use crate::wml::client::{CallOptions, EventStream, WmlClient, DEFAULT_TIMEOUT};
@@ -102,16 +102,13 @@ impl NativeWmlClient {
         cancel: Option<&NativeCancel>,
     ) -> Result<()> {
         let o = throw(call_options(options, cancel))?;
-        let (c, q, body) = (self.inner.clone(), queue.inner.clone(), body_bytes(body));
-        crate::runtime::submit(async move {
-            let r = unpanicked(async {
-                match kind {
-                    CallKind::Score => c.score(&deployment_id, body, &o).await,
-                    CallKind::Generate => c.generate(&deployment_id, body, &o).await,
-                }
-            })
-            .await;
-            q.settle(id, r.map(Some));
+        let (c, body) = (self.inner.clone(), body_bytes(body));
+        queue.inner.run(id, async move {
+            match kind {
+                CallKind::Score => c.score(&deployment_id, body, &o).await,
+                CallKind::Generate => c.generate(&deployment_id, body, &o).await,
+            }
+            .map(Some)
         });
         Ok(())
     }
@@ -157,11 +154,10 @@ impl NativeStream {
     /// Completes call `id` on `queue` with the next event's text, or the end.
     #[napi]
     pub fn next(&self, queue: &CompletionQueue, id: u32) {
-        let (inner, q) = (self.inner.clone(), queue.inner.clone());
-        crate::runtime::submit(async move {
-            let r = unpanicked(async { inner.lock().await.next().await }).await;
-            q.settle(id, r);
-        });
+        let inner = self.inner.clone();
+        queue
+            .inner
+            .run(id, async move { inner.lock().await.next().await });
     }
 
     #[napi]
