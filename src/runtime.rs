@@ -9,9 +9,15 @@
 //!   once for everything queued (the JS layer flushes once per tick);
 //! - `defer` runs a callback on the runtime thread once the tasks ready now
 //!   have run (the napi layer wakes the JS thread that way, once per batch).
+//!
+//! `unpanicked` is the one guard its tasks use so that a panic still settles
+//! what the task was to settle (a promise, a cache entry).
 
+use crate::error::{Error, Result};
+use futures_util::FutureExt;
 use parking_lot::Mutex;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use tokio::runtime::{Builder, Handle};
@@ -93,4 +99,18 @@ pub fn defer(f: impl FnOnce() + Send + 'static) {
     } else {
         f();
     }
+}
+
+/// `fut`'s result, or an error if it panicked: a task that settles a promise
+/// or a cache entry must settle it even then (a caller left waiting forever
+/// is worse), and a panic must not cross into Node.
+pub async fn unpanicked<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Network(
+                "internal error in wml-native (please report it)".into(),
+            ))
+        })
 }

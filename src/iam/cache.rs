@@ -16,14 +16,13 @@ use super::exchange::{self, IamConfig, TokenResponse};
 use super::jwt;
 use crate::error::{Error, Result};
 use crate::log::debug;
+use crate::runtime::unpanicked;
 use crate::secret::Secret;
-use futures_util::FutureExt;
 use lru::LruCache;
 use parking_lot::Mutex;
 use siphasher::sip128::{Hasher128, SipHasher13};
 use std::hash::Hasher;
 use std::num::NonZeroUsize;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -448,12 +447,7 @@ impl TokenCache {
         let sent = self.clock.now_ms();
         self.runtime.spawn(async move {
             // A panic must not leave the entry marked as fetching forever.
-            let res = AssertUnwindSafe(exchange::request_token(&cfg, &entry.apikey))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::Network("internal error in the token request".into()))
-                });
+            let res = unpanicked(exchange::request_token(&cfg, &entry.apikey)).await;
             cache.settle(&entry, sent, res);
         });
     }

@@ -55,7 +55,7 @@ impl Queue {
             tokio::select! {
                 biased;
                 _ = q.closed.cancelled() => {}
-                r = super::unpanicked(work) => q.settle(id, r),
+                r = crate::runtime::unpanicked(work) => q.settle(id, r),
             }
         });
     }

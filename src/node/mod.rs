@@ -9,25 +9,9 @@ mod iam;
 mod wml;
 
 use crate::error::Error;
-use futures_util::FutureExt;
+use crate::runtime::unpanicked;
 use napi::bindgen_prelude::*;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-
-/// `fut`'s result, or an error if it panicked: a settled promise is better
-/// than one left pending forever (and a panic must not cross into Node).
-pub(crate) async fn unpanicked<T>(
-    fut: impl Future<Output = crate::error::Result<T>>,
-) -> crate::error::Result<T> {
-    AssertUnwindSafe(fut)
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            Err(Error::Network(
-                "internal error in wml-native (please report it)".into(),
-            ))
-        })
-}
 
 /// Runs `fut` on the shared runtime and returns a promise for its result.
 /// Errors reject with the core error as JSON, which `index.js` turns into
