@@ -98,6 +98,13 @@ impl Queue {
     }
 }
 
+/// Starts the calls submitted since the last flush (lib/calls.js calls it
+/// once per tick, so a burst of calls costs one wake-up of the I/O thread).
+#[napi]
+pub fn flush_calls() {
+    crate::runtime::flush();
+}
+
 /// One per JS environment: `new CompletionQueue((codes, texts) => ...)`,
 /// where `codes[i] >>> 2` is the call id and `codes[i] & 3` is 0 (text),
 /// 1 (error JSON) or 2 (end).

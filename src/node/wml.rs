@@ -12,13 +12,6 @@ use napi_derive::napi;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Starts the calls submitted since the last flush (index.js calls it once
-/// per tick, so a burst of calls costs one wake-up of the I/O thread).
-#[napi]
-pub fn flush_calls() {
-    crate::runtime::flush();
-}
-
 /// Fired by index.js when the caller's AbortSignal aborts.
 #[napi]
 #[derive(Default)]
