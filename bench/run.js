@@ -19,8 +19,7 @@
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const readline = require('node:readline')
-const { ROOT, envInfo, scoringPayload } = require('./common')
+const { ROOT, envInfo, envLine, scoringPayload, startFakeServerProcess } = require('./common')
 
 const SCORING_ROUNDS = Number(process.env.BENCH_SCORING_ROUNDS) || 2
 const VARIANTS = ['ours', 'undici', 'fetch', 'floor', 'floor-hyper']
@@ -65,33 +64,6 @@ function runJsonChild(args, timeoutMs, env, command = process.execPath) {
   })
 }
 
-/** Starts testing/cli.js; resolves { url, child } once it printed its URL line. */
-function startServerProcess() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'testing', 'cli.js')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('fake server did not start in 10 s')) }, 10_000)
-    child.on('error', reject)
-    child.on('exit', (code) => reject(new Error(`fake server exited early (${code})`)))
-    readline.createInterface({ input: child.stdout }).once('line', (line) => {
-      clearTimeout(timer)
-      try {
-        resolve({ url: JSON.parse(line).url, child })
-      } catch (err) {
-        reject(err)
-      }
-    })
-  })
-}
-
-function stopServerProcess(child) {
-  if (!child || child.exitCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    child.once('exit', () => { clearTimeout(timer); resolve() })
-    child.kill('SIGTERM')
-  })
-}
-
 /** user+system CPU of a process in µs from /proc (Linux), or null. */
 function procCpuUs(pid) {
   try {
@@ -133,8 +105,7 @@ function buildFloor() {
 async function scoringPhase() {
   console.error('\n== scoring throughput and client CPU ==')
   const floor = await buildFloor()
-  const { url, child } = await startServerProcess()
-  child.removeAllListeners('exit')
+  const { url, child, stop } = await startFakeServerProcess()
   const runs = Object.fromEntries(VARIANTS.map((v) => [v, []]))
   let unavailable = null
   try {
@@ -169,7 +140,7 @@ async function scoringPhase() {
       runs[v].push(res)
     }
   } finally {
-    await stopServerProcess(child)
+    await stop()
   }
 
   // Per variant: throughput = mean of the rounds; CPU/req = total CPU / total requests.
@@ -319,10 +290,6 @@ function sections(results) {
     })
   }
   return out
-}
-
-function envLine(env) {
-  return `node ${env.node} · ${env.platform} · ${env.cpu} · ${env.cores} cores`
 }
 
 function printReport(results) {
