@@ -91,12 +91,15 @@ function buildFloor() {
   const args = ['build', '--release', '--quiet', '--no-default-features', '--example', 'scoring_floor']
   return new Promise((resolve) => {
     const child = spawn('cargo', args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+    // A cargo that cannot start emits 'error' and then 'close': one reason is logged.
+    let failed = false
     child.on('error', (err) => {
+      failed = true
       console.error(`[scoring] floor unavailable: cargo: ${err.message}`)
       resolve(null)
     })
     child.on('close', (code) => {
-      if (code !== 0) console.error(`[scoring] floor unavailable: cargo ${args.join(' ')} exited with ${code}`)
+      if (code !== 0 && !failed) console.error(`[scoring] floor unavailable: cargo ${args.join(' ')} exited with ${code}`)
       resolve(code === 0 ? path.join(ROOT, 'target', 'release', 'examples', 'scoring_floor') : null)
     })
   })
