@@ -254,7 +254,13 @@ function parse(options, args) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (e) {
-    // parseArgs' messages name the option, never its value.
+    // parseArgs' messages name the option, never its value; but an unknown
+    // "option" may itself be a pasted key (keys can start with "--"), so a
+    // long one is not repeated, as for unknown commands.
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const option = /^Unknown option '([^']*)'/.exec(e.message)
+      if (!option || safeWord(option[1]) === '(not shown)') throw new UsageError('unknown option (not shown)')
+    }
     throw new UsageError(e.message)
   }
 }
