@@ -137,6 +137,10 @@ test('an API key on the command line is refused, explaining why, before anything
   const unknown = await cli([key])
   assert.equal(unknown.code, 2)
   assert.match(unknown.stderr, /unknown command \(not shown\)/)
+  // parseArgs repeats an unknown option's text; a key given as one is not shown.
+  const dashed = await cli(['token', `--${key}`])
+  assert.equal(dashed.code, 2)
+  assert.match(dashed.stderr, /unknown option \(not shown\)/)
   assert.equal(server.stats.iam, before)
 })
 
