@@ -8,13 +8,15 @@ import { spawn } from 'node:child_process'
 import { Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
+import { sleep } from './helpers/secrets.mjs'
+import { keyMaker } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
 const { startFakeServer } = require('../testing/index.js')
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const freshKey = keyMaker('workers-key')
 const SCENARIO = path.join(HERE, 'fixtures', 'worker-scenario.js')
 const WORKER = path.join(HERE, 'fixtures', 'worker-thread.js')
 
@@ -33,6 +35,29 @@ function runScenario(workers, terminated) {
       resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 })
     })
   })
+}
+
+/**
+ * Starts fixtures/worker-thread.js with `workerData`: { w, errors (its 'error'
+ * events), exit (resolves with its exit code), next(type) (resolves with its
+ * next message of that type; rejects on an 'error' message) }.
+ */
+function startWorker(workerData) {
+  const w = new Worker(WORKER, { workerData })
+  const errors = []
+  w.on('error', (e) => errors.push(e))
+  const exit = new Promise((resolve) => w.once('exit', resolve))
+  const next = (type) =>
+    new Promise((resolve, reject) => {
+      const onMessage = (msg) => {
+        if (msg.type !== type && msg.type !== 'error') return
+        w.off('message', onMessage)
+        if (msg.type === 'error') reject(new Error(`worker: ${msg.code} ${msg.message}`))
+        else resolve(msg)
+      }
+      w.on('message', onMessage)
+    })
+  return { w, errors, exit, next }
 }
 
 test('50 runs of the worker scenario (5 workers; 2 terminated with requests and a stream in flight) all exit 0', { timeout: 120_000 }, async (t) => {
@@ -74,23 +99,20 @@ test('50 runs of the worker scenario (5 workers; 2 terminated with requests and 
 
 test('a worker terminated before its calls left its thread: they are dropped with it, its stream closes, nothing is sent later', { timeout: 30_000 }, async () => {
   const server = await startFakeServer({ streamIntervalMs: 20 })
-  let w
+  let worker
   try {
     const url = server.url
-    const hangKey = `hang-spin-${process.pid}-${Math.random().toString(36).slice(2)}`
+    const hangKey = freshKey()
     for (const k of [hangKey, `${hangKey}-auth`, `${hangKey}-info`]) server.fault({ route: 'iam', apikey: k, hang: true })
-    const key = `own-spin-${process.pid}-${Math.random().toString(36).slice(2)}`
-    w = new Worker(WORKER, { workerData: { url, mode: 'terminate', key, hangKey, spin: true } })
-    const errors = []
-    w.on('error', (e) => errors.push(e))
-    const exited = new Promise((resolve) => w.once('exit', resolve))
-    const inflight = await new Promise((resolve) => w.on('message', (msg) => msg.type === 'inflight' && resolve(msg)))
+    const key = freshKey()
+    worker = startWorker({ url, mode: 'terminate', key, hangKey, spin: true })
+    const inflight = await worker.next('inflight')
     assert.equal(inflight.pending, 12, 'a stream read, three token requests and eight scores pending')
     assert.equal(server.stats.streamsOpen, 1, 'the stream is open when the worker is terminated')
     // the main thread of this process makes no call now: nothing else would start the worker's queued calls
-    assert.equal(await w.terminate(), 1)
-    assert.equal(await exited, 1)
-    assert.deepEqual(errors, [])
+    assert.equal(await worker.w.terminate(), 1)
+    assert.equal(await worker.exit, 1)
+    assert.deepEqual(worker.errors, [])
     const t0 = Date.now()
     while (server.stats.streamsOpen > 0 && Date.now() - t0 < 2_000) await sleep(10)
     assert.equal(server.stats.streamsOpen, 0, 'the terminated worker\'s stream is closed')
@@ -103,7 +125,7 @@ test('a worker terminated before its calls left its thread: they are dropped wit
     await sleep(50)
     assert.equal(server.stats.predictions, 1, 'only the main thread\'s score reached the server')
   } finally {
-    if (w) await w.terminate()
+    if (worker) await worker.w.terminate()
     await server.close()
   }
 })
@@ -113,29 +135,11 @@ test('one process-wide cache across threads: 6 workers + the main thread, one IA
   const workers = []
   try {
     const url = server.url
-    const shared = `threads-${process.pid}-${Math.random().toString(36).slice(2)}`
+    const shared = freshKey()
     server.fault({ route: 'iam', apikey: shared, latencyMs: 200, times: 1 })
     const N = 6
-    for (let i = 0; i < N; i++) {
-      const w = new Worker(WORKER, { workerData: { url, mode: 'same-key', shared } })
-      const rec = { w, messages: [], errors: [] }
-      rec.exit = new Promise((resolve) => w.once('exit', resolve))
-      w.on('error', (e) => rec.errors.push(e))
-      rec.next = (type) =>
-        new Promise((resolve, reject) => {
-          const onMessage = (msg) => {
-            if (msg.type === type || msg.type === 'error') {
-              w.off('message', onMessage)
-              if (msg.type === 'error') reject(new Error(`worker: ${msg.code} ${msg.message}`))
-              else resolve(msg)
-            }
-          }
-          w.on('message', onMessage)
-        })
-      rec.first = rec.next('first')
-      workers.push(rec)
-    }
-    const [mainToken, firsts] = await Promise.all([m.getIamToken(shared, { url }), Promise.all(workers.map((r) => r.first))])
+    for (let i = 0; i < N; i++) workers.push(startWorker({ url, mode: 'same-key', shared }))
+    const [mainToken, firsts] = await Promise.all([m.getIamToken(shared, { url }), Promise.all(workers.map((r) => r.next('first')))])
     assert.equal(server.iamRequestsFor(shared), 1, 'one IAM request for 6 workers and the main thread')
     for (const f of firsts) {
       assert.equal(f.token, mainToken)
