@@ -12,6 +12,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { useFakeServer } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -24,13 +25,12 @@ const SECRET2 = 'sEcReT-client-secret-9876'
 const SECRET3 = 'sEcReT-bearer-token-5555'
 
 let server
+useFakeServer((s) => (server = s))
 let tmp
-before(async () => {
-  server = await startFakeServer()
+before(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-env-test-'))
 })
-after(async () => {
-  await server.close()
+after(() => {
   fs.rmSync(tmp, { recursive: true, force: true })
 })
 

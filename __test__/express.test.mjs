@@ -12,15 +12,17 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { useFakeServer } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
-const { startFakeServer, generate } = require('../testing/index.js')
+const { generate } = require('../testing/index.js')
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const EXAMPLE = path.join(ROOT, 'examples', 'express')
 const TSC = path.join(ROOT, 'node_modules', '.bin', 'tsc')
 
 let fake // the fake IBM services
+useFakeServer((s) => (fake = s))
 let app // the example app, listening
 let base // its URL
 let apikey
@@ -45,7 +47,6 @@ before(async () => {
   await promisify(execFile)(TSC, ['-p', EXAMPLE], { cwd: ROOT }).catch((e) => {
     assert.fail(`tsc -p examples/express failed:\n${e.stdout}${e.stderr}`)
   })
-  fake = await startFakeServer()
   apikey = `express-key-${process.pid}`
   app = await listen({ credentials: { url: fake.url, apikey, iamUrl: fake.url } })
   base = app.url
@@ -53,11 +54,9 @@ before(async () => {
 })
 after(async () => {
   if (app) await stop(app)
-  if (fake) await fake.close()
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
 })
 beforeEach(() => {
-  fake.clearFaults()
   fake.options.streamIntervalMs = 0
 })
 

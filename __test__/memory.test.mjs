@@ -6,10 +6,10 @@ import { createRequire } from 'node:module'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
+import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
-const { startFakeServer } = require('../testing/index.js')
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const DEFAULT_CAPACITY = 10_000
@@ -20,6 +20,8 @@ const MB = 1024 * 1024
 const mb = (b) => `${(b / MB).toFixed(1)} MB`
 
 let server
+useFakeServer((s) => (server = s))
+const freshKey = keyMaker('mem')
 let cycles // the child process of the RSS test, started in before() so that it overlaps the first test
 
 /** Runs worker-memory-cycles.js with --expose-gc; resolves { code, signal, lines, stderr }. */
@@ -47,13 +49,11 @@ function runCycles(cycles, keys) {
   })
 }
 
-before(async () => {
-  server = await startFakeServer()
+before(() => {
   cycles = runCycles(CYCLES, 100_000)
 })
-after(async () => {
+after(() => {
   m.configureTokenCache({ maxEntries: DEFAULT_CAPACITY })
-  await server.close()
 })
 
 const opts = () => ({ url: server.url })
@@ -67,7 +67,7 @@ test('100,000 distinct API keys stay within the default bound of 10,000 entries'
   const rss0 = process.memoryUsage().rss
   const N = 100_000
   const BATCH = 250
-  const prefix = `mem-${process.pid}-${Math.random().toString(36).slice(2)}`
+  const prefix = freshKey()
   const key = (i) => `${prefix}-${i}`
   let maxSize = 0
   let maxRss = rss0
@@ -148,7 +148,7 @@ test('RSS does not grow from one 100,000-key cycle to the next (clearTokenCache,
 
 test('configureTokenCache({ maxEntries: 100 }) bounds the cache, least recently used out', async () => {
   m.clearTokenCache()
-  const prefix = `lru-${process.pid}-${Math.random().toString(36).slice(2)}`
+  const prefix = freshKey()
   const key = (i) => `${prefix}-${i}`
   const requests = (i) => server.iamRequestsFor(key(i))
   const info = (i) => m.getIamTokenInfo(key(i), opts())
