@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { startFakeServer, predictRow, generate, FIXTURES, DEFAULT_MODEL_ID } from '../testing/index.mjs'
+import { sleep } from './helpers/secrets.mjs'
 
 const require = createRequire(import.meta.url)
 const CLI = fileURLToPath(new URL('../testing/cli.js', import.meta.url))
@@ -21,8 +22,6 @@ const FORM = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'app
 // ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function waitFor(predicate, timeoutMs = 3000) {
   const deadline = Date.now() + timeoutMs

@@ -5,34 +5,30 @@ import { test, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { watchUnhandled, sleep } from './helpers/secrets.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
 
 const N = 1000
 const MAX_RETRIES = 2
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let server
 useFakeServer((s) => (server = s))
-let unhandled
-const onUnhandled = (reason) => unhandled.push(reason)
+let watch
 const freshKey = keyMaker('fault-key')
 const payload = { input_data: [{ fields: ['GENDER', 'AGE'], values: [['M', 23], ['F', 41]] }] }
 
 beforeEach(() => {
-  unhandled = []
-  process.on('unhandledRejection', onUnhandled)
+  watch = watchUnhandled()
 })
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled)
-})
+afterEach(() => watch.stop())
 
 /** Asserts that no promise rejection went unhandled during the test (after letting them surface). */
 async function assertNoUnhandled() {
   await new Promise((resolve) => setImmediate(resolve))
   await sleep(20)
-  assert.deepEqual(unhandled, [], 'unhandled rejections')
+  assert.deepEqual(watch.seen, [], 'unhandled rejections')
 }
 
 /** The first K IAM requests for `key` answer 503 with Retry-After: 0 (slowly, so that every caller joins the first one). */

@@ -360,7 +360,6 @@ async function runCase(c, kindName) {
   const watch = watchUnhandled()
   const ctx = {
     kind,
-    kindName,
     route: kind.route,
     key: freshKey(),
     iamUrl: server.url,
