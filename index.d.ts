@@ -23,8 +23,17 @@ export interface IamOptions {
   headers?: Record<string, string>
   /** Accept any TLS certificate. Default `false`. For test systems only. */
   disableSslVerification?: boolean
-  /** Extra trusted CA certificates, PEM (one or more). */
+  /**
+   * Extra trusted certificates, PEM (one or more): private CAs, or the
+   * server's own self-signed certificate (accepted when it matches one of
+   * these byte for byte; its host name and dates are still checked).
+   */
   caCert?: string
+  /**
+   * An `http://` or `https://` proxy URL (it may carry `user:password@`).
+   * Default: the `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` variables.
+   */
+  proxy?: string
 }
 
 /** What IAM said about a token. */
@@ -58,8 +67,8 @@ export declare function clearTokenCache(): void
 /** Cache settings. `maxEntries`: how many distinct keys are kept (least recently used out). Default 10,000. */
 export declare function configureTokenCache(options: { maxEntries?: number }): void
 
-/** Cache figures: cached keys, the bound, and IAM requests started so far. */
-export declare function tokenCacheStats(): { size: number; capacity: number; requests: number }
+/** Cache figures: cached credentials, the bound, token requests started so far and those that failed. */
+export declare function tokenCacheStats(): { size: number; capacity: number; requests: number; failures: number }
 
 /** One API key with its IAM settings; shares the process-wide cache. */
 export declare class IamAuthenticator {
@@ -82,6 +91,8 @@ export interface WmlCredentials extends Omit<IamOptions, 'url'> {
   apikey?: string
   /** Or a bearer token you manage yourself (no IAM call is made). */
   token?: string
+  /** Or an authenticator of this package (its token cache entry is shared). */
+  authenticator?: IamAuthenticator
   /** IAM base URL for the apikey. Default `https://iam.cloud.ibm.com`. */
   iamUrl?: string
   /** API version date sent as `?version=`. Default `2023-05-29`. */
@@ -225,6 +236,7 @@ export type ErrorCode =
   | 'ERR_TLS'
   | 'ERR_BAD_RESPONSE'
   | 'ERR_ABORTED'
+  | 'ERR_INTERNAL'
 
 /** The service's own error entries (`errors[]` of a WML error body). */
 export interface WmlServiceError {
@@ -277,4 +289,8 @@ export declare class BadResponseError extends WmlNativeError {
 /** The caller's AbortSignal fired; `cause` is the signal's reason. */
 export declare class AbortError extends WmlNativeError {
   readonly code: 'ERR_ABORTED'
+}
+/** A bug in this package (a panic, an internal task that went away); never retried. Please report it. */
+export declare class InternalError extends WmlNativeError {
+  readonly code: 'ERR_INTERNAL'
 }

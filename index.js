@@ -21,4 +21,5 @@ module.exports = {
   TlsError: errors.TlsError,
   BadResponseError: errors.BadResponseError,
   AbortError: errors.AbortError,
+  InternalError: errors.InternalError,
 }

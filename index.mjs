@@ -18,5 +18,6 @@ export const {
   TlsError,
   BadResponseError,
   AbortError,
+  InternalError,
 } = cjs
 export default cjs

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wml_native::http::{client, TlsOptions};
+use wml_native::http::{client, ClientOptions};
 
 const PATH: &str = "/ml/v4/deployments/bench-dep/predictions?version=2021-05-01";
 const ROWS: usize = 20;
@@ -171,7 +171,7 @@ fn main() {
         }
     };
     let result = rt.block_on(async move {
-        let http = client(&TlsOptions::default()).map_err(|e| e.to_string())?;
+        let http = client(&ClientOptions::default()).map_err(|e| e.to_string())?;
         let bearer = format!("Bearer {}", token(&http, &url).await?);
         let target = format!("{url}{PATH}");
         let body = Bytes::from(payload);

@@ -1,20 +1,30 @@
+// @ts-check
 'use strict'
-// Promises for native calls, settled in batches through one completion queue
-// per JS environment (see src/node/completion.rs). The queue's threadsafe
-// function is weak, so while calls are pending a long, idle interval keeps
-// the event loop alive, and nothing does once they are all settled.
+// Promises for native calls, settled in batches through one completion
+// queue per JS environment (see src/node/completion.rs). The queue's
+// threadsafe function is weak, so while calls are pending a long, idle
+// interval keeps the event loop alive, and nothing does once they are all
+// settled.
 const native = require('../native.js')
-const { fromJson, invalid } = require('./errors')
+const { fromNative } = require('./errors')
 
+// The kind of a value, in the low two bits of its code.
 const TEXT = 0
 const ERROR = 1
+const END = 2
+
+/** @typedef {{ resolve: (v: unknown) => void, reject: (e: unknown) => void, parse: (text: string) => unknown }} Pending */
+/** @type {Map<number, Pending>} */
 const pending = new Map()
 let lastId = 0
+/** @type {ReturnType<typeof setInterval> | null} */
 let keepAlive = null
 
-const queue = new native.CompletionQueue(settle)
-
-function settle(codes, texts) {
+/**
+ * @param {number[]} codes
+ * @param {unknown[]} values
+ */
+function settle(codes, values) {
   for (let i = 0; i < codes.length; i++) {
     const id = codes[i] >>> 2
     const p = pending.get(id)
@@ -24,20 +34,23 @@ function settle(codes, texts) {
     if (kind === TEXT) {
       let value
       try {
-        value = p.parse(texts[i])
+        value = p.parse(/** @type {string} */ (values[i]))
       } catch (e) {
         p.reject(e)
         continue
       }
       p.resolve(value)
-    } else if (kind === ERROR) p.reject(fromJson(texts[i]) ?? invalid('unreadable native error'))
-    else p.resolve(null)
+    } else if (kind === ERROR) p.reject(fromNative(values[i]))
+    else if (kind === END) p.resolve(null)
+    else p.resolve(values[i])
   }
   if (pending.size === 0 && keepAlive !== null) {
     clearInterval(keepAlive)
     keepAlive = null
   }
 }
+
+const queue = new native.CompletionQueue(settle)
 
 function noop() {}
 
@@ -48,19 +61,28 @@ function flush() {
   native.flushCalls()
 }
 
+/** @param {string} text */
 function same(text) {
   return text
 }
 
 /**
  * Starts a native call: `start(queue, id)` hands the work to Rust (and may
- * throw synchronously for bad arguments); the returned promise settles with
- * `parse(text)` of the text it completes with (null for a stream's end).
+ * throw synchronously for bad arguments: the error is thrown on, as the
+ * public class); the returned promise settles with `parse(text)` of the
+ * text it completes with, with a value as is, or null for a stream's end.
+ * @param {(queue: import('../native').CompletionQueue, id: number) => void} start
+ * @param {(text: string) => unknown} [parse]
+ * @returns {Promise<any>}
  */
 function nativeCall(start, parse = same) {
   lastId = (lastId + 1) & 0x3fffffff
   const id = lastId
-  start(queue, id)
+  try {
+    start(queue, id)
+  } catch (e) {
+    throw fromNative(e)
+  }
   if (!flushQueued) {
     flushQueued = true
     process.nextTick(flush)
@@ -71,4 +93,4 @@ function nativeCall(start, parse = same) {
   })
 }
 
-module.exports = { nativeCall }
+module.exports = { nativeCall, queue }

@@ -1,25 +1,47 @@
+// @ts-check
 'use strict'
 // Error classes. Every rejection of this package is one of these, with a
-// stable `code`. The native layer rejects with a JSON payload that
-// `fromNative` turns into the matching class; no key or token is ever in it.
+// stable `code`. The codes and class names follow the native list
+// (`errorCodes()`, src/error.rs); a test checks that this file, the native
+// list and index.d.ts agree. This module loads no native code (the CLI
+// uses it before the addon is loaded).
+
+const FIELDS = /** @type {const} */ (['status', 'iamErrorCode', 'requestId', 'errors', 'trace'])
 
 class WmlNativeError extends Error {
+  /**
+   * @param {string} message
+   * @param {string} code
+   * @param {Record<string, unknown> | undefined} [fields] the service's fields (status, errors, ...)
+   */
   constructor(message, code, fields) {
     super(message)
     this.name = new.target.name
+    /** @type {string} */
     this.code = code
     if (fields) {
-      for (const k of ['status', 'iamErrorCode', 'requestId', 'errors', 'trace']) {
-        if (fields[k] !== undefined) this[k] = fields[k]
+      for (const k of FIELDS) {
+        const v = fields[k]
+        if (v !== undefined && v !== null) /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (this))[k] = v
       }
     }
   }
 }
 
+/** @type {Record<string, new (message: string, fields?: Record<string, unknown>) => WmlNativeError>} */
 const classes = {}
+
+/**
+ * @param {string} name
+ * @param {string} code
+ */
 function define(name, code) {
   const C = {
     [name]: class extends WmlNativeError {
+      /**
+       * @param {string} message
+       * @param {Record<string, unknown>} [fields]
+       */
       constructor(message, fields) {
         super(message, code, fields)
       }
@@ -37,33 +59,27 @@ const NetworkError = define('NetworkError', 'ERR_NETWORK')
 const TlsError = define('TlsError', 'ERR_TLS')
 const BadResponseError = define('BadResponseError', 'ERR_BAD_RESPONSE')
 const AbortError = define('AbortError', 'ERR_ABORTED')
+const InternalError = define('InternalError', 'ERR_INTERNAL')
 
-/** Builds the public error from the native layer's JSON payload, or undefined. */
-function fromJson(text) {
-  if (!text.startsWith('{"code":"')) return undefined
-  try {
-    const p = JSON.parse(text)
-    const C = classes[p.code] || WmlNativeError
-    return C === WmlNativeError ? new C(p.message, p.code, p) : new C(p.message, p)
-  } catch {
-    return undefined
-  }
-}
-
-/** Builds the public error from one the native layer threw or rejected with. */
+/**
+ * The public error for what the native layer reported: a `NativeError`
+ * object from the completion queue, or an `Error` a native function threw
+ * (its `code` is ours). Anything else is an argument napi could not convert,
+ * whose text may quote the value, so it is not repeated.
+ * @param {unknown} e
+ * @returns {Error}
+ */
 function fromNative(e) {
   if (e instanceof WmlNativeError) return e
-  const msg = e && typeof e.message === 'string' ? e.message : ''
-  const err = fromJson(msg)
-  if (err) return err
-  // A napi argument conversion failure: its text may quote the value, so it is not repeated.
+  if (e !== null && typeof e === 'object') {
+    const { code, message } = /** @type {{ code?: unknown, message?: unknown }} */ (e)
+    const C = typeof code === 'string' ? classes[code] : undefined
+    if (C !== undefined && typeof message === 'string') return new C(message, /** @type {Record<string, unknown>} */ (e))
+  }
   return new InvalidArgumentError('an argument has the wrong type')
 }
 
-function rethrow(e) {
-  throw fromNative(e)
-}
-
+/** @param {string} message */
 function invalid(message) {
   return new InvalidArgumentError(message)
 }
@@ -78,8 +94,8 @@ module.exports = {
   TlsError,
   BadResponseError,
   AbortError,
-  fromJson,
+  InternalError,
+  classes,
   fromNative,
-  rethrow,
   invalid,
 }

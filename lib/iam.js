@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // getIamToken & co.
 //
@@ -7,14 +8,16 @@
 // cache bumps whenever any token is replaced or dropped) stands still. Past
 // the refresh point, or after a change, one synchronous native call asks the
 // cache again (which also starts the background refresh); only a miss goes
-// through a promise that waits for the cache's single IAM request.
+// through the completion queue and waits for the cache's single request.
+//
+// Options are validated in Rust, once: a memo is made only after the native
+// layer has accepted a key with exactly those options (see settingsKey).
 const { performance } = require('node:perf_hooks')
 const native = require('../native.js')
-const { rethrow, invalid } = require('./errors')
-const { checkOptions, checkIamOptions, iamOptions } = require('./options')
+const { fromNative } = require('./errors')
+const { nativeCall } = require('./calls')
 const log = require('./debug')
 
-const NO_KEY = 'apikey must be a non-empty string'
 const changes = native.changeCounter()
 
 /** One memoised token; `until` is on performance.now()'s clock. */
@@ -28,9 +31,12 @@ class Memo {
     return this.seen === changes[0] && performance.now() < this.until ? this.text : undefined
   }
 
-  /** Refills from a native peek; returns the text, or null on a miss. */
+  /**
+   * Refills from a native peek.
+   * @param {number} seen the change counter before the peek
+   * @param {[number, number, string]} peeked
+   */
   fill(seen, peeked) {
-    if (peeked === null) return null
     this.text = peeked[2]
     this.until = performance.now() + peeked[1]
     this.seen = seen
@@ -38,93 +44,148 @@ class Memo {
   }
 }
 
-// Memos for getIamToken: settings -> apikey -> Memo. Bounded: a process
+// Memos for getIamToken: settings key -> apikey -> Memo. Bounded: a process
 // with more distinct keys than this still works, it just asks the native cache.
+/** @type {Map<string, Map<unknown, Memo>>} */
 const memos = new Map()
 const MAX_MEMOS = 64
 let memoCount = 0
 
+/**
+ * A text that is equal for two options objects exactly when their own and
+ * inherited enumerable properties are equal in type and value (one level of
+ * nesting, for `headers`), so that a memo made for options the native layer
+ * accepted is only used for the same options. `undefined` for options it
+ * cannot key (a function, a deeper object...): those never use a memo.
+ * @param {unknown} o
+ * @returns {string | undefined}
+ */
 function settingsKey(o) {
-  if (o == null) return ''
-  const clientId = clientIdOf(o)
-  if (clientId === undefined && o.scope == null) return o.url ?? ''
-  return `${o.url ?? ''}\n${clientId ?? ''}\n${o.scope ?? ''}`
+  if (o === undefined || o === null) return ''
+  if (typeof o !== 'object') return undefined
+  let key = ''
+  for (const k in o) {
+    const v = /** @type {Record<string, unknown>} */ (o)[k]
+    if (v === undefined) continue
+    if (v !== null && typeof v === 'object') {
+      const inner = flatKey(v)
+      if (inner === undefined) return undefined
+      key += `${k.length}:${k}{${inner}}`
+      continue
+    }
+    const part = scalarKey(v)
+    if (part === undefined) return undefined
+    key += `${k.length}:${k}${part}`
+  }
+  return key
 }
 
-function memoFor(apikey, options) {
-  const sk = settingsKey(options)
+/** @param {object} o @returns {string | undefined} */
+function flatKey(o) {
+  let key = ''
+  for (const k in o) {
+    const part = scalarKey(/** @type {Record<string, unknown>} */ (o)[k])
+    if (part === undefined) return undefined
+    key += `${k.length}:${k}${part}`
+  }
+  return key
+}
+
+/** @param {unknown} v @returns {string | undefined} */
+function scalarKey(v) {
+  switch (typeof v) {
+    case 'string':
+      return `s${v.length}:${v}`
+    case 'number':
+      return `n${v};`
+    case 'boolean':
+      return v ? 't' : 'f'
+    case 'undefined':
+      return 'u'
+    default:
+      return v === null ? 'z' : undefined
+  }
+}
+
+/**
+ * @param {unknown} apikey
+ * @param {string} sk
+ */
+function findMemo(apikey, sk) {
+  const byKey = memos.get(sk)
+  return byKey === undefined ? undefined : byKey.get(apikey)
+}
+
+/**
+ * @param {unknown} apikey
+ * @param {string} sk
+ */
+function newMemo(apikey, sk) {
+  if (memoCount >= MAX_MEMOS) {
+    memos.clear()
+    memoCount = 0
+  }
   let byKey = memos.get(sk)
   if (byKey === undefined) {
     byKey = new Map()
     memos.set(sk, byKey)
   }
-  let memo = byKey.get(apikey)
-  if (memo === undefined) {
-    if (memoCount >= MAX_MEMOS) {
-      memos.clear()
-      memoCount = 0
-      return memoFor(apikey, options)
-    }
-    memo = new Memo()
-    byKey.set(apikey, memo)
-    memoCount++
-  }
+  const memo = new Memo()
+  byKey.set(apikey, memo)
+  memoCount++
   return memo
 }
 
-// A client id counts (and is sent) only when its secret is set too.
-function clientIdOf(o) {
-  return o.clientId && o.clientSecret ? o.clientId : undefined
-}
-
+/**
+ * @param {unknown} apikey
+ * @param {unknown} [options]
+ * @returns {Promise<string>}
+ */
 function getIamToken(apikey, options) {
-  try {
-    if (typeof apikey !== 'string' || apikey === '') return Promise.reject(invalid(NO_KEY))
-    if (options !== undefined) {
-      const bad = checkIamOptions(options)
-      if (bad) return Promise.reject(bad)
-    }
-    const memo = memoFor(apikey, options)
+  const sk = settingsKey(options)
+  let memo = sk === undefined ? undefined : findMemo(apikey, sk)
+  if (memo !== undefined) {
     const hit = memo.get()
     if (hit !== undefined) {
       if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
       return Promise.resolve(hit)
     }
+  }
+  try {
     const seen = changes[0]
-    const o = options ?? undefined
-    const text = memo.fill(
-      seen,
-      o === undefined
-        ? native.peekToken(apikey)
-        : native.peekToken(apikey, o.url ?? undefined, clientIdOf(o), o.scope ?? undefined),
-    )
+    const peeked = native.peekToken(/** @type {string} */ (apikey), /** @type {any} */ (options))
     if (log.enabled) {
-      log.debug(`token cache ${text !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
+      log.debug(`token cache ${peeked !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
     }
-    if (text !== null) return Promise.resolve(text)
-    return native.fetchTokenInfo(apikey, iamOptions(options)).then(accessToken, rethrow)
+    if (peeked !== null) {
+      if (sk !== undefined) memo ??= newMemo(apikey, sk)
+      return Promise.resolve(memo ? memo.fill(seen, peeked) : peeked[2])
+    }
+    return fetchToken(apikey, options).then(accessToken)
   } catch (e) {
-    return Promise.reject(asError(e))
+    return Promise.reject(fromNative(e))
   }
 }
 
+/**
+ * @param {unknown} apikey
+ * @param {unknown} [options]
+ */
 function getIamTokenInfo(apikey, options) {
   try {
-    if (typeof apikey !== 'string' || apikey === '') return Promise.reject(invalid(NO_KEY))
-    const bad = checkIamOptions(options)
-    if (bad) return Promise.reject(bad)
-    return native.fetchTokenInfo(apikey, iamOptions(options)).catch(rethrow)
+    return fetchToken(apikey, options)
   } catch (e) {
-    return Promise.reject(asError(e))
+    return Promise.reject(fromNative(e))
   }
 }
 
-function asError(e) {
-  try {
-    rethrow(e)
-  } catch (err) {
-    return err
-  }
+/**
+ * @param {unknown} apikey
+ * @param {unknown} options
+ * @returns {Promise<import('../native').JsTokenInfo>}
+ */
+function fetchToken(apikey, options) {
+  return nativeCall((q, id) => native.fetchToken(q, id, /** @type {string} */ (apikey), /** @type {any} */ (options)))
 }
 
 /** Drops every cached token (and the keys held to refresh them). */
@@ -134,59 +195,76 @@ function clearTokenCache() {
   native.clearTokenCache()
 }
 
-/** Cache figures: `{ size, capacity, requests }` (IAM requests started). */
+/** Cache figures: `{ size, capacity, requests, failures }`. */
 function tokenCacheStats() {
   return native.tokenCacheStats()
 }
 
+/** @param {unknown} options */
 function configureTokenCache(options) {
-  const bad = checkOptions(options, { maxEntries: 'number' }, 'options')
-  if (bad) throw bad
-  const n = options && options.maxEntries
-  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 0xffffffff)) {
-    throw invalid('options.maxEntries must be a whole number >= 1')
+  try {
+    native.configureTokenCache(/** @type {any} */ (options))
+  } catch (e) {
+    throw fromNative(e)
   }
-  if (n !== undefined) native.setTokenCacheCapacity(n)
 }
 
-class IamAuthenticator {
+/**
+ * The native half of every authenticator, for `WmlClient({ authenticator })`.
+ * @type {WeakMap<object, import('../native').NativeAuthenticator>}
+ */
+const handles = new WeakMap()
+
+/** The state every authenticator class shares: the native handle and the memo. */
+class Authenticator {
   #native
-  #url
   #memo = new Memo()
 
-  constructor(options) {
-    if (options === null || typeof options !== 'object') throw invalid('options must be an object with an apikey')
-    if (typeof options.apikey !== 'string' || options.apikey === '') throw invalid(NO_KEY)
-    const bad = checkIamOptions(options)
-    if (bad) throw bad
+  /** @param {() => import('../native').NativeAuthenticator} make */
+  constructor(make) {
     try {
-      this.#native = new native.NativeAuthenticator(options.apikey, iamOptions(options))
+      this.#native = make()
     } catch (e) {
-      rethrow(e)
+      throw fromNative(e)
     }
-    this.#url = options.url || 'https://iam.cloud.ibm.com'
+    handles.set(this, this.#native)
   }
 
+  /** @returns {Promise<string>} */
   getToken() {
     const memo = this.#memo
     let text = memo.get()
     if (text !== undefined) return Promise.resolve(text)
-    text = memo.fill(changes[0], this.#native.peek())
-    if (text !== null) return Promise.resolve(text)
-    return this.#native.fetchInfo().then(accessToken, rethrow)
+    const seen = changes[0]
+    const peeked = this.#native.peek()
+    if (peeked !== null) return Promise.resolve(memo.fill(seen, peeked))
+    return this.getTokenInfo().then(accessToken)
   }
 
+  /** @returns {Promise<import('../native').JsTokenInfo>} */
   getTokenInfo() {
-    return this.#native.fetchInfo().catch(rethrow)
+    const n = this.#native
+    return nativeCall((q, id) => n.fetch(q, id))
   }
 
+  /** `"Bearer <token>"`, ready for an `Authorization` header. */
   authorizationHeader() {
     return this.getToken().then(bearer)
   }
 
-  /** Drops the cached token for this key: the next call fetches a new one. */
+  /** Drops the cached token: the next call fetches a new one. */
   invalidate() {
     this.#native.invalidate()
+  }
+}
+
+class IamAuthenticator extends Authenticator {
+  #url
+
+  /** @param {{ apikey: string } & Record<string, unknown>} options */
+  constructor(options) {
+    super(() => native.NativeAuthenticator.iam(/** @type {any} */ (options)))
+    this.#url = typeof options.url === 'string' && options.url ? options.url : 'https://iam.cloud.ibm.com'
   }
 
   [Symbol.for('nodejs.util.inspect.custom')]() {
@@ -198,10 +276,12 @@ class IamAuthenticator {
   }
 }
 
+/** @param {{ accessToken: string }} info */
 function accessToken(info) {
   return info.accessToken
 }
 
+/** @param {string} t */
 function bearer(t) {
   return 'Bearer ' + t
 }
@@ -212,5 +292,7 @@ module.exports = {
   clearTokenCache,
   tokenCacheStats,
   configureTokenCache,
+  Authenticator,
   IamAuthenticator,
+  handles,
 }

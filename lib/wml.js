@@ -1,32 +1,21 @@
+// @ts-check
 'use strict'
 // WmlClient: scoring and watsonx.ai text generation. Payloads cross into
 // Rust as one JSON string (or the caller's bytes); responses come back as
-// text and are parsed once, here.
+// text and are parsed once, here. Credentials and options are validated in
+// Rust; this layer does what napi cannot: AbortSignal, telling bytes from
+// objects, async iteration.
 const native = require('../native.js')
-const { rethrow, invalid, AbortError, BadResponseError } = require('./errors')
-const { checkOptions, checkIamOptions, iamOptions } = require('./options')
-const { nativeCall } = require('./calls')
+const { fromNative, invalid, AbortError, BadResponseError } = require('./errors')
+const { nativeCall, queue } = require('./calls')
+const { handles } = require('./iam')
 
-const CREDENTIAL_STRINGS = { url: 'string', apikey: 'string', token: 'string', iamUrl: 'string', version: 'string' }
-const CALL_OPTIONS = { timeoutMs: 'number', transactionId: 'string', signal: 'object' }
-
-function checkCredentials(c) {
-  if (c === null || typeof c !== 'object') return invalid('credentials must be an object like { url, apikey }')
-  const bad = checkOptions(c, CREDENTIAL_STRINGS, 'credentials') || checkIamOptions({ ...c, url: undefined }, 'credentials')
-  if (bad) return bad
-  if (!c.url) return invalid('credentials.url is required (e.g. https://us-south.ml.cloud.ibm.com)')
-  if (!c.apikey && !c.token) return invalid('credentials need an apikey (or a bearer token)')
-  return undefined
-}
-
-function nativeCredentials(c) {
-  const iam = iamOptions(c)
-  if (c.iamUrl != null) iam.url = c.iamUrl
-  else delete iam.url
-  return { url: c.url, apikey: c.apikey ?? undefined, token: c.token ?? undefined, version: c.version ?? undefined, iam }
-}
-
-/** The request body as JSON text or bytes; throws ERR_INVALID_ARG. */
+/**
+ * The request body as JSON text or the caller's bytes.
+ * @param {unknown} payload
+ * @param {string} what
+ * @returns {string | Uint8Array}
+ */
 function serialize(payload, what) {
   if (payload instanceof Uint8Array) return payload
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
@@ -39,28 +28,28 @@ function serialize(payload, what) {
   }
 }
 
-function checkCall(deploymentId, options) {
-  if (typeof deploymentId !== 'string' || deploymentId === '') {
-    return invalid('deploymentId must be a non-empty string')
+/**
+ * The caller's AbortSignal, checked (napi cannot tell one).
+ * @param {any} options
+ * @returns {AbortSignal | undefined}
+ */
+function signalOf(options) {
+  const signal = options !== null && typeof options === 'object' ? options.signal : undefined
+  if (signal == null) return undefined
+  if (typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+    throw invalid('options.signal must be an AbortSignal')
   }
-  const bad = checkOptions(options, CALL_OPTIONS, 'options')
-  if (bad) return bad
-  const signal = options && options.signal
-  if (signal != null && typeof signal.aborted !== 'boolean') return invalid('options.signal must be an AbortSignal')
-  return undefined
+  return signal
 }
 
-function nativeCallOptions(o) {
-  if (o == null) return undefined
-  return { timeoutMs: o.timeoutMs ?? undefined, transactionId: o.transactionId ?? undefined }
-}
-
+/** @param {AbortSignal | undefined} signal */
 function abortError(signal) {
   const e = new AbortError('The operation was aborted')
   if (signal && signal.reason !== undefined) e.cause = signal.reason
   return e
 }
 
+/** @param {string} text */
 function parseJson(text) {
   try {
     return JSON.parse(text)
@@ -69,21 +58,31 @@ function parseJson(text) {
   }
 }
 
-/** Links an AbortSignal to a native cancel handle; returns [cancel, unlink]. */
+/**
+ * Links an AbortSignal to a native cancel handle; returns [cancel, unlink].
+ * @param {AbortSignal | undefined} signal
+ * @returns {[import('../native').NativeCancel | undefined, (() => void) | undefined]}
+ */
 function link(signal) {
-  if (signal == null) return [undefined, undefined]
+  if (signal === undefined) return [undefined, undefined]
   const cancel = new native.NativeCancel()
   const onAbort = () => cancel.cancel()
   signal.addEventListener('abort', onAbort, { once: true })
   return [cancel, () => signal.removeEventListener('abort', onAbort)]
 }
 
-function asError(e) {
-  try {
-    rethrow(e)
-  } catch (err) {
-    return err
+/**
+ * The native half of `credentials.authenticator`, if any.
+ * @param {any} credentials
+ */
+function authenticatorOf(credentials) {
+  const a = credentials !== null && typeof credentials === 'object' ? credentials.authenticator : undefined
+  if (a == null) return undefined
+  const handle = handles.get(a)
+  if (handle === undefined) {
+    throw invalid('credentials.authenticator must be an authenticator of this package (IamAuthenticator, ...)')
   }
+  return handle
 }
 
 class WmlClient {
@@ -91,26 +90,34 @@ class WmlClient {
   #url
 
   /**
-   * @param {object} credentials `{ url, apikey }` as for IBM's Python APIClient,
-   *   or `{ url, token }` with a bearer token you manage.
+   * @param {any} credentials `{ url, apikey }` as for IBM's Python APIClient,
+   *   `{ url, token }` with a bearer token you manage, or `{ url, authenticator }`.
    */
   constructor(credentials) {
-    const bad = checkCredentials(credentials)
-    if (bad) throw bad
     try {
-      this.#native = new native.NativeWmlClient(nativeCredentials(credentials))
+      this.#native = new native.NativeWmlClient(credentials, authenticatorOf(credentials))
     } catch (e) {
-      rethrow(e)
+      throw fromNative(e)
     }
     this.#url = credentials.url
   }
 
-  /** Scores a deployment: `{ input_data: [{ fields, values }] }` in, `{ predictions }` out. */
+  /**
+   * Scores a deployment: `{ input_data: [{ fields, values }] }` in, `{ predictions }` out.
+   * @param {string} deploymentId
+   * @param {unknown} payload
+   * @param {any} [options]
+   */
   score(deploymentId, payload, options) {
     return this.#call('score', deploymentId, payload, options, 'payload')
   }
 
-  /** watsonx.ai text generation with a deployed model. */
+  /**
+   * watsonx.ai text generation with a deployed model.
+   * @param {string} deploymentId
+   * @param {unknown} request
+   * @param {any} [options]
+   */
   generateText(deploymentId, request, options) {
     return this.#call('generate', deploymentId, request, options, 'request')
   }
@@ -118,38 +125,44 @@ class WmlClient {
   /**
    * Streamed generation: an async iterable of chunks, one per server event.
    * Breaking out of the loop, `return()`, or an abort closes the connection.
+   * @param {string} deploymentId
+   * @param {unknown} request
+   * @param {any} [options]
    */
   generateTextStream(deploymentId, request, options) {
-    return new GenerationStream(this.#native, deploymentId, request, options)
+    return new EventStream(this.#native, 'generate', deploymentId, request, options)
   }
 
+  /**
+   * @param {'score' | 'generate'} kind
+   * @param {string} deploymentId
+   * @param {unknown} payload
+   * @param {any} options
+   * @param {string} what
+   */
   #call(kind, deploymentId, payload, options, what) {
     try {
-      const bad = checkCall(deploymentId, options)
-      if (bad) return Promise.reject(bad)
       const body = serialize(payload, what)
-      const signal = options && options.signal
-      const native = this.#native
-      const opts = nativeCallOptions(options)
-      if (signal == null) {
-        return nativeCall((q, id) => native.call(q, id, kind, deploymentId, body, opts), parseJson)
+      const signal = signalOf(options)
+      const n = this.#native
+      if (signal === undefined) {
+        return nativeCall((q, id) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options), parseJson)
       }
       if (signal.aborted) return Promise.reject(abortError(signal))
       const [cancel, unlink] = link(signal)
-      return nativeCall((q, id) => native.call(q, id, kind, deploymentId, body, opts, cancel), parseJson).then(
+      return nativeCall((q, id) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options, cancel), parseJson).then(
         (value) => {
-          unlink()
+          unlink?.()
           return value
         },
         (e) => {
-          unlink()
-          const err = asError(e)
-          if (err.code === 'ERR_ABORTED' && signal.reason !== undefined) err.cause = signal.reason
-          throw err
+          unlink?.()
+          if (e.code === 'ERR_ABORTED' && signal.reason !== undefined) e.cause = signal.reason
+          throw e
         },
       )
     } catch (e) {
-      return Promise.reject(asError(e))
+      return Promise.reject(fromNative(e))
     }
   }
 
@@ -158,6 +171,7 @@ class WmlClient {
    * conventions: `<NAME>_URL`, `<NAME>_APIKEY`, `<NAME>_AUTH_URL`,
    * `<NAME>_AUTH_DISABLE_SSL`, ... from the process environment or an
    * `ibm-credentials.env` file (`IBM_CREDENTIALS_FILE`). Default name `WML`.
+   * @param {string} [serviceName]
    */
   static fromEnv(serviceName) {
     return new WmlClient(require('./env').credentialsFromEnv(serviceName))
@@ -172,26 +186,43 @@ class WmlClient {
   }
 }
 
-/** The async iterable `generateTextStream` returns. */
-class GenerationStream {
+/**
+ * The async iterable a streamed call returns. The request goes out at the
+ * first `next()`; `return()` (a `break`), `throw()` or an abort at any
+ * point, even while the service has not answered yet, ends the request or
+ * closes the connection, and settles a pending `next()`.
+ */
+class EventStream {
   #native
+  #kind
   #args
+  /** @type {Error | undefined} */
   #error
+  /** @type {import('../native').NativeStream | null} */
   #stream = null
-  #opening = null
   #done = false
+  /** @type {(() => void) | undefined} */
   #unlink
+  /** @type {AbortSignal | undefined} */
   #signal
 
-  constructor(nativeClient, deploymentId, request, options) {
+  /**
+   * @param {import('../native').NativeWmlClient} nativeClient
+   * @param {string} kind
+   * @param {string} deploymentId
+   * @param {unknown} request
+   * @param {any} options
+   */
+  constructor(nativeClient, kind, deploymentId, request, options) {
     this.#native = nativeClient
+    this.#kind = kind
+    this.#args = { deploymentId, options, body: /** @type {string | Uint8Array} */ ('') }
     try {
-      this.#error = checkCall(deploymentId, options)
-      if (!this.#error) this.#args = [deploymentId, serialize(request, 'request'), nativeCallOptions(options)]
+      this.#signal = signalOf(options)
+      this.#args.body = serialize(request, 'request')
     } catch (e) {
-      this.#error = asError(e)
+      this.#error = fromNative(e)
     }
-    this.#signal = options && options.signal
   }
 
   [Symbol.asyncIterator]() {
@@ -207,47 +238,49 @@ class GenerationStream {
     }
     if (this.#done) return { done: true, value: undefined }
     try {
-      const stream = this.#stream ?? (await (this.#opening ??= this.#open()))
-      if (this.#done) return { done: true, value: undefined }
+      const stream = this.#stream ?? this.#open()
       const text = await nativeCall((q, id) => stream.next(q, id))
-      if (text === null) {
+      if (text === null || this.#done) {
         this.#finish()
         return { done: true, value: undefined }
       }
       return { done: false, value: parseJson(text) }
     } catch (e) {
       this.#finish()
-      const err = asError(e)
-      if (err.code === 'ERR_ABORTED' && this.#signal && this.#signal.reason !== undefined) err.cause = this.#signal.reason
+      const err = fromNative(e)
+      if (/** @type {any} */ (err).code === 'ERR_ABORTED' && this.#signal?.reason !== undefined) err.cause = this.#signal.reason
       throw err
     }
   }
 
+  /** @param {unknown} [value] */
   async return(value) {
     this.#finish()
     return { done: true, value }
   }
 
+  /** @param {unknown} err */
   async throw(err) {
     this.#finish()
     throw err
   }
 
-  async #open() {
+  #open() {
     const signal = this.#signal
-    if (signal && signal.aborted) throw abortError(signal)
+    if (signal?.aborted) throw abortError(signal)
     const [cancel, unlink] = link(signal)
     this.#unlink = unlink
-    this.#stream = await this.#native.stream(...this.#args, cancel)
+    const { deploymentId, body, options } = this.#args
+    this.#stream = this.#native.openStream(queue, /** @type {any} */ (this.#kind), deploymentId, body, options, cancel)
     return this.#stream
   }
 
   #finish() {
     this.#done = true
-    if (this.#unlink) this.#unlink()
+    this.#unlink?.()
     this.#unlink = undefined
-    if (this.#stream) this.#stream.close()
+    this.#stream?.close()
   }
 }
 
-module.exports = { WmlClient }
+module.exports = { WmlClient, EventStream, serialize, signalOf, link, abortError, parseJson }

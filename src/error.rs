@@ -1,7 +1,24 @@
 //! The one error type. Each variant's `code()` is the stable `code` a
 //! JavaScript caller switches on; messages never contain a key or a token.
+//!
+//! `CODES` is the one list of codes and the JavaScript classes that carry
+//! them: `lib/errors.js` and `index.d.ts` follow it, and a test checks that
+//! all three agree.
 
 use std::fmt;
+
+/// Every error code with the name of its JavaScript class.
+pub const CODES: &[(&str, &str)] = &[
+    ("ERR_INVALID_ARG", "InvalidArgumentError"),
+    ("ERR_IAM", "IamError"),
+    ("ERR_WML", "WmlError"),
+    ("ERR_TIMEOUT", "TimeoutError"),
+    ("ERR_NETWORK", "NetworkError"),
+    ("ERR_TLS", "TlsError"),
+    ("ERR_BAD_RESPONSE", "BadResponseError"),
+    ("ERR_ABORTED", "AbortError"),
+    ("ERR_INTERNAL", "InternalError"),
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Error {
@@ -18,8 +35,8 @@ pub enum Error {
     Wml {
         status: u16,
         message: String,
-        /// The service's `errors` array, as JSON text.
-        errors: Option<String>,
+        /// The service's `errors` array.
+        errors: Option<serde_json::Value>,
         trace: Option<String>,
     },
     /// An attempt, or the whole call, ran out of time.
@@ -32,6 +49,9 @@ pub enum Error {
     BadResponse { status: u16, message: String },
     /// The caller's AbortSignal fired.
     Aborted,
+    /// A bug in this package (a panic, an internal task that went away).
+    /// Never retried.
+    Internal(String),
 }
 
 impl Error {
@@ -45,6 +65,7 @@ impl Error {
             Error::Tls(_) => "ERR_TLS",
             Error::BadResponse { .. } => "ERR_BAD_RESPONSE",
             Error::Aborted => "ERR_ABORTED",
+            Error::Internal(_) => "ERR_INTERNAL",
         }
     }
 
@@ -60,7 +81,11 @@ impl Error {
 
     pub fn message(&self) -> &str {
         match self {
-            Error::InvalidArg(m) | Error::Timeout(m) | Error::Network(m) | Error::Tls(m) => m,
+            Error::InvalidArg(m)
+            | Error::Timeout(m)
+            | Error::Network(m)
+            | Error::Tls(m)
+            | Error::Internal(m) => m,
             Error::Iam { message, .. }
             | Error::Wml { message, .. }
             | Error::BadResponse { message, .. } => message,
@@ -72,40 +97,11 @@ impl Error {
         Error::InvalidArg(message.into())
     }
 
-    /// The error as one JSON object: `{code, message, status?, iamErrorCode?,
-    /// requestId?, errors?, trace?}`. The napi layer hands this to JavaScript,
-    /// which builds the matching Error class from it.
-    pub fn to_json(&self) -> String {
-        let mut o = serde_json::Map::new();
-        o.insert("code".into(), self.code().into());
-        o.insert("message".into(), self.message().into());
-        if let Some(s) = self.status() {
-            o.insert("status".into(), s.into());
-        }
-        match self {
-            Error::Iam {
-                iam_error_code,
-                request_id,
-                ..
-            } => {
-                if let Some(c) = iam_error_code {
-                    o.insert("iamErrorCode".into(), c.as_str().into());
-                }
-                if let Some(r) = request_id {
-                    o.insert("requestId".into(), r.as_str().into());
-                }
-            }
-            Error::Wml { errors, trace, .. } => {
-                if let Some(v) = errors.as_deref().and_then(|e| serde_json::from_str(e).ok()) {
-                    o.insert("errors".into(), v);
-                }
-                if let Some(t) = trace {
-                    o.insert("trace".into(), t.as_str().into());
-                }
-            }
-            _ => {}
-        }
-        serde_json::Value::Object(o).to_string()
+    /// An internal failure: `what` says what went wrong, for the bug report.
+    pub fn internal(what: &str) -> Self {
+        Error::Internal(format!(
+            "internal error in wml-native: {what} (please report it)"
+        ))
     }
 }
 

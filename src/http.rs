@@ -1,70 +1,254 @@
-//! HTTP plumbing shared by the IAM exchange and the WML client: one pooled
-//! `reqwest::Client` per TLS configuration (rustls), URL validation, the retry
+//! HTTP plumbing shared by the token exchanges and the WML client: one pooled
+//! `reqwest::Client` per TLS/proxy configuration (rustls, see `tls`), URL validation, the retry
 //! policy with jittered exponential backoff and `Retry-After`, and the mapping
 //! of transport failures onto our error codes.
 
+use crate::auth::source::Canonical;
 use crate::error::{Error, Result};
 use parking_lot::Mutex;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
+
+pub mod tls;
 
 /// How long a connection attempt may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait we accept from a `Retry-After` header.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Which TLS settings a client is built with; one pooled client exists per value.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TlsOptions {
+/// What a pooled client is built with; one client exists per value. Two
+/// callers whose options differ never share a connection (nor, in the token
+/// cache, an entry).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct ClientOptions {
     pub disable_ssl_verification: bool,
-    /// Extra trusted CA certificates, PEM.
+    /// Extra trusted CA certificates (or the server's own certificate), PEM.
     pub ca_cert: Option<String>,
+    /// An explicit proxy URL; `None` follows HTTPS_PROXY / NO_PROXY.
+    pub proxy: Option<ProxyUrl>,
 }
 
-/// The pooled client for these TLS options, built on first use.
-pub fn client(tls: &TlsOptions) -> Result<reqwest::Client> {
-    static CLIENTS: OnceLock<Mutex<HashMap<TlsOptions, reqwest::Client>>> = OnceLock::new();
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("disable_ssl_verification", &self.disable_ssl_verification)
+            .field("ca_cert", &self.ca_cert.as_ref().map(|c| c.len()))
+            .field("proxy", &self.proxy)
+            .finish()
+    }
+}
+
+/// A proxy URL; it may carry credentials, so `Debug` shows only its host.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ProxyUrl(String);
+
+impl ProxyUrl {
+    /// Checks `raw` (an `http://` or `https://` URL; `what` names
+    /// the option in the error).
+    pub fn parse(raw: &str, what: &str) -> Result<ProxyUrl> {
+        let u = url::Url::parse(raw.trim())
+            .map_err(|_| Error::invalid(format!("{what} is not a valid proxy URL")))?;
+        if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+            return Err(Error::invalid(format!(
+                "{what} must be an http:// or https:// proxy URL"
+            )));
+        }
+        Ok(ProxyUrl(raw.trim().to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = url::Url::parse(&self.0)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        write!(f, "ProxyUrl({host})")
+    }
+}
+
+impl Drop for ProxyUrl {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.0.zeroize();
+    }
+}
+
+/// The pooled client for these options, built on first use.
+pub fn client(o: &ClientOptions) -> Result<reqwest::Client> {
+    static CLIENTS: OnceLock<Mutex<HashMap<ClientOptions, reqwest::Client>>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(Default::default);
-    if let Some(c) = clients.lock().get(tls) {
+    if let Some(c) = clients.lock().get(o) {
         return Ok(c.clone());
     }
-    let built = build_client(tls)?;
-    Ok(clients.lock().entry(tls.clone()).or_insert(built).clone())
+    let built = build_client(o)?;
+    Ok(clients.lock().entry(o.clone()).or_insert(built).clone())
 }
 
-fn build_client(tls: &TlsOptions) -> Result<reqwest::Client> {
+fn build_client(o: &ClientOptions) -> Result<reqwest::Client> {
+    let tls = tls::client_config(!o.disable_ssl_verification, o.ca_cert.as_deref())?;
     let mut b = reqwest::Client::builder()
-        .use_rustls_tls()
+        .use_preconfigured_tls(tls)
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(50))
         .tcp_nodelay(true)
         // IAM and WML never redirect; following one would only add work per
         // request and risk sending a bearer token elsewhere.
         .redirect(reqwest::redirect::Policy::none())
-        .tls_built_in_webpki_certs(true)
-        .tls_built_in_native_certs(true)
         .user_agent(concat!("wml-native/", env!("CARGO_PKG_VERSION")));
-    if let Some(pem) = &tls.ca_cert {
-        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-            .map_err(|_| Error::invalid("caCert is not a valid PEM certificate bundle"))?;
-        if certs.is_empty() {
-            return Err(Error::invalid("caCert holds no PEM certificate"));
+    match &o.proxy {
+        Some(p) => {
+            let proxy = reqwest::Proxy::all(p.as_str())
+                .map_err(|_| Error::invalid("proxy is not a valid proxy URL"))?;
+            b = b.proxy(proxy);
         }
-        for c in certs {
-            b = b.add_root_certificate(c);
-        }
-    }
-    if tls.disable_ssl_verification {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if !proxy_configured() {
         // Without proxy variables, skip reqwest's per-request proxy matching.
-        b = b.no_proxy();
+        None if !proxy_configured() => b = b.no_proxy(),
+        None => {}
     }
     b.build()
         .map_err(|e| Error::invalid(format!("cannot build the HTTP client: {}", root_cause(&e))))
+}
+
+/// Transport settings every service call takes, as a caller gives them
+/// (before validation).
+#[derive(Clone, Default)]
+pub struct TransportOptions {
+    pub timeout_ms: Option<f64>,
+    pub max_retries: Option<f64>,
+    pub headers: Vec<(String, String)>,
+    pub disable_ssl_verification: bool,
+    pub ca_cert: Option<String>,
+    pub proxy: Option<String>,
+}
+
+impl std::fmt::Debug for TransportOptions {
+    /// Header values and the proxy are left out: they may carry credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("TransportOptions")
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_retries", &self.max_retries)
+            .field("headers", &names)
+            .field("disable_ssl_verification", &self.disable_ssl_verification)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Validated transport settings.
+#[derive(Clone)]
+pub struct Transport {
+    pub client: ClientOptions,
+    /// Per attempt (token services) or per call (WML), as the caller uses it.
+    pub timeout: Duration,
+    pub max_retries: u32,
+    /// Extra headers, values marked sensitive.
+    pub headers: HeaderMap,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("client", &self.client)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+
+impl Transport {
+    /// Validates `o`; `default_timeout` applies when it names none.
+    pub fn new(o: &TransportOptions, default_timeout: Duration) -> Result<Transport> {
+        Ok(Transport {
+            client: ClientOptions {
+                disable_ssl_verification: o.disable_ssl_verification,
+                ca_cert: o.ca_cert.clone().filter(|c| !c.trim().is_empty()),
+                proxy: match o.proxy.as_deref().map(str::trim) {
+                    Some(p) if !p.is_empty() => Some(ProxyUrl::parse(p, "proxy")?),
+                    _ => None,
+                },
+            },
+            timeout: timeout_from(o.timeout_ms, default_timeout, "timeoutMs")?,
+            max_retries: retries_from(o.max_retries, DEFAULT_MAX_RETRIES)?,
+            headers: header_map(&o.headers, "headers")?,
+        })
+    }
+
+    /// Adds what identifies these settings to a cache key: everything but
+    /// the timeout and the retries.
+    pub fn canonical(&self, c: Canonical) -> Canonical {
+        let mut c = c
+            .flag("verify", !self.client.disable_ssl_verification)
+            .part("ca", self.client.ca_cert.as_deref())
+            .part("proxy", self.client.proxy.as_ref().map(ProxyUrl::as_str));
+        let mut headers: Vec<(&str, &[u8])> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        headers.sort();
+        for (k, v) in headers {
+            c = c.part(&format!("h:{k}"), Some(&String::from_utf8_lossy(v)));
+        }
+        c
+    }
+
+    pub fn http(&self) -> Result<reqwest::Client> {
+        client(&self.client)
+    }
+}
+
+pub fn timeout_from(ms: Option<f64>, default: Duration, what: &str) -> Result<Duration> {
+    match ms {
+        None => Ok(default),
+        Some(v) if v.is_finite() && v > 0.0 => Ok(Duration::from_secs_f64((v / 1000.0).min(1e7))),
+        Some(_) => Err(Error::invalid(format!(
+            "{what} must be a positive number of milliseconds"
+        ))),
+    }
+}
+
+pub fn retries_from(n: Option<f64>, default: u32) -> Result<u32> {
+    match n {
+        None => Ok(default),
+        Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 => Ok(v.min(100.0) as u32),
+        Some(_) => Err(Error::invalid("maxRetries must be a whole number >= 0")),
+    }
+}
+
+/// A header value the caller gives: no CR, LF or other control character
+/// (which would end the header or smuggle another). `what` names the option.
+pub fn header_value(v: &str, what: &str) -> Result<HeaderValue> {
+    if v.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Error::invalid(format!(
+            "{what} must not contain control characters (CR, LF, ...)"
+        )));
+    }
+    let mut value = HeaderValue::from_str(v)
+        .map_err(|_| Error::invalid(format!("{what} is not a valid header value")))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Extra headers from `(name, value)` pairs; `what` names the option.
+pub fn header_map(headers: &[(String, String)], what: &str) -> Result<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| Error::invalid(format!("{what}: {k:?} is not a valid header name")))?;
+        map.insert(name, header_value(v, &format!("{what}.{k}"))?);
+    }
+    Ok(map)
 }
 
 /// Whether the environment names a proxy (as reqwest reads it).
@@ -213,6 +397,83 @@ pub fn retry_after_of(headers: &reqwest::header::HeaderMap) -> Option<Duration> 
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
+/// A whole (small) answer: status, the headers callers look at, the body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The server's clock when it answered (`Date`), epoch seconds.
+    pub server_date: Option<i64>,
+    pub retry_after: Option<Duration>,
+}
+
+impl Answer {
+    /// Sends `req` and reads the answer, up to `limit` bytes of body (more
+    /// is cut, and then fails to parse as whatever was expected). Transport
+    /// failures come back as our errors; `what` names the request in them.
+    pub async fn read(req: reqwest::RequestBuilder, what: &str, limit: usize) -> Result<Answer> {
+        let resp = req.send().await.map_err(|e| transport_error(&e, what))?;
+        Self::from_response(resp, what, limit).await
+    }
+
+    pub async fn from_response(
+        resp: reqwest::Response,
+        what: &str,
+        limit: usize,
+    ) -> Result<Answer> {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let (body, _) = read_body(resp, limit)
+            .await
+            .map_err(|e| transport_error(&e, what))?;
+        Ok(Answer {
+            status,
+            server_date: server_date_of(&headers),
+            retry_after: retry_after_of(&headers),
+            headers,
+            body,
+        })
+    }
+
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    pub fn content_type(&self) -> Option<String> {
+        self.header("content-type")
+    }
+
+    /// A short description of the body (never the body itself).
+    pub fn describe_body(&self) -> String {
+        describe_body(self.content_type().as_deref(), &self.body)
+    }
+}
+
+/// The `Date` header as epoch seconds.
+pub fn server_date_of(headers: &HeaderMap) -> Option<i64> {
+    let v = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let t = httpdate::parse_http_date(v).ok()?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs() as i64)
+}
+
+/// A failed attempt's verdict: connection-level failures are worth another
+/// attempt; timeouts, TLS refusals and everything else are not.
+pub fn transport_attempt<T>(err: Error) -> Attempt<T> {
+    match err {
+        Error::Network(_) => Attempt::Retry(err, None),
+        _ => Attempt::Fail(err),
+    }
 }
 
 /// Maps a transport failure to `ERR_TLS`, `ERR_TIMEOUT` or `ERR_NETWORK`, with

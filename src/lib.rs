@@ -2,9 +2,9 @@
 //!
 //! A plain Rust core (everything but `node`), and a thin napi layer.
 
+pub mod auth;
 pub mod error;
 pub mod http;
-pub mod iam;
 pub mod log;
 pub mod runtime;
 pub mod secret;

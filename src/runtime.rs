@@ -108,9 +108,5 @@ pub async fn unpanicked<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
     AssertUnwindSafe(fut)
         .catch_unwind()
         .await
-        .unwrap_or_else(|_| {
-            Err(Error::Network(
-                "internal error in wml-native (please report it)".into(),
-            ))
-        })
+        .unwrap_or_else(|_| Err(Error::internal("a task panicked")))
 }

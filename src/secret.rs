@@ -6,6 +6,7 @@
 use std::fmt;
 use zeroize::Zeroize;
 
+#[derive(Default)]
 pub struct Secret(String);
 
 impl Secret {

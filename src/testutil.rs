@@ -22,6 +22,9 @@ pub enum Reply {
     Reset,
     /// An SSE body written in these pieces, `gap` apart, then closed.
     Sse(Vec<&'static str>, Duration),
+    /// A token of this lifetime issued this many seconds before the answer,
+    /// with the server's `Date` header saying so (a caching proxy).
+    Aged(i64, i64),
 }
 
 #[derive(Clone)]
@@ -118,6 +121,7 @@ impl FakeIam {
                     None,
                 )))
             };
+            let mut date = None;
             let (status, ctype, body, retry_after) = match reply {
                 Some(Reply::Reset) => return,
                 Some(Reply::Sse(pieces, gap)) => {
@@ -142,6 +146,12 @@ impl FakeIam {
                     (200, "application/json", self.token_body(None), None)
                 }
                 Some(Reply::Token(l)) => (200, "application/json", self.token_body(Some(l)), None),
+                Some(Reply::Aged(l, age)) => {
+                    date = Some(httpdate::fmt_http_date(
+                        std::time::UNIX_EPOCH + Duration::from_secs((self.iat() + age) as u64),
+                    ));
+                    (200, "application/json", self.token_body(Some(l)), None)
+                }
                 None => (200, "application/json", self.token_body(None), None),
             };
             let mut resp = format!(
@@ -151,6 +161,9 @@ impl FakeIam {
             if let Some(ra) = retry_after {
                 resp.push_str(&format!("retry-after: {ra}\r\n"));
             }
+            if let Some(d) = date {
+                resp.push_str(&format!("date: {d}\r\n"));
+            }
             resp.push_str("\r\n");
             resp.push_str(&body);
             if sock.write_all(resp.as_bytes()).await.is_err() {
@@ -159,9 +172,14 @@ impl FakeIam {
         }
     }
 
+    /// The `iat` of the token the current request gets (a fake epoch).
+    fn iat(&self) -> i64 {
+        1_700_000_000 + self.hits() as i64
+    }
+
     fn token_body(&self, lifetime: Option<i64>) -> String {
         let life = lifetime.unwrap_or_else(|| self.lifetime.load(Ordering::SeqCst));
-        let iat = 1_700_000_000 + self.hits() as i64;
+        let iat = self.iat();
         let e = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let token = format!(
             "{}.{}.{}",

@@ -1,4 +1,4 @@
-//! `wml_native::iam::jwt::lifetime` on arbitrary input: no panic, and
+//! `wml_native::auth::jwt::lifetime` on arbitrary input: no panic, and
 //! whatever it returns is a sane pair (`exp` after `iat`).
 //!
 //! Each input is tried four ways:
@@ -13,7 +13,7 @@
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
-use wml_native::iam::jwt::{lifetime, Lifetime};
+use wml_native::auth::jwt::{lifetime, Lifetime};
 
 const HEADER: &str = r#"{"alg":"RS256","kid":"20240101"}"#;
 

@@ -1,29 +1,36 @@
 use super::*;
 
 #[test]
-fn json_carries_code_status_and_service_fields() {
-    let e = Error::Iam {
-        status: 400,
-        message: "Provided API key could not be found.".into(),
-        iam_error_code: Some("BXNIM0415E".into()),
-        request_id: Some("r-1".into()),
-    };
-    let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
-    assert_eq!(v["code"], "ERR_IAM");
-    assert_eq!(v["status"], 400);
-    assert_eq!(v["iamErrorCode"], "BXNIM0415E");
-    assert_eq!(v["requestId"], "r-1");
-
-    let w = Error::Wml {
-        status: 404,
-        message: "not found".into(),
-        errors: Some(r#"[{"code":"deployment_not_found","message":"not found"}]"#.into()),
-        trace: Some("abc".into()),
-    };
-    let v: serde_json::Value = serde_json::from_str(&w.to_json()).unwrap();
-    assert_eq!(v["code"], "ERR_WML");
-    assert_eq!(v["errors"][0]["code"], "deployment_not_found");
-    assert_eq!(v["trace"], "abc");
-    assert_eq!(Error::Aborted.code(), "ERR_ABORTED");
+fn every_variant_has_a_listed_code() {
+    let all = [
+        Error::invalid("x"),
+        Error::Iam {
+            status: 400,
+            message: "m".into(),
+            iam_error_code: None,
+            request_id: None,
+        },
+        Error::Wml {
+            status: 404,
+            message: "m".into(),
+            errors: None,
+            trace: None,
+        },
+        Error::Timeout("t".into()),
+        Error::Network("n".into()),
+        Error::Tls("t".into()),
+        Error::BadResponse {
+            status: 200,
+            message: "b".into(),
+        },
+        Error::Aborted,
+        Error::internal("x"),
+    ];
+    assert_eq!(all.len(), CODES.len());
+    for (e, (code, _)) in all.iter().zip(CODES) {
+        assert_eq!(e.code(), *code);
+    }
     assert_eq!(Error::Timeout("t".into()).status(), None);
+    assert_eq!(all[2].status(), Some(404));
+    assert!(Error::internal("a panic").message().contains("a panic"));
 }

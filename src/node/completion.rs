@@ -1,11 +1,13 @@
-//! Settles many promises through one threadsafe function.
+//! Settles every asynchronous native call through one threadsafe function.
 //!
 //! A per-call `JsDeferred` creates and tears down a threadsafe function (and
 //! its libuv handle) for every request. Here each JS environment has one
 //! queue: finished calls are pushed to a list, the first push into an empty
 //! list wakes the JS thread once, and one callback settles the whole batch.
-//! The function is weak (it never holds the event loop); index.js keeps the
-//! loop alive while calls are pending.
+//! The function is weak (it never holds the event loop); lib/calls.js keeps
+//! the loop alive while calls are pending. Token fetches, scoring,
+//! generation and stream events all go this way (measured against a
+//! per-call deferred: bench/ASYNC.md).
 //!
 //! The queue also bounds its calls to the life of its environment: when a
 //! worker is terminated (or the process exits) the calls it submitted but
@@ -13,6 +15,7 @@
 //! are dropped (closing their connections), instead of sitting in the
 //! runtime's queue until another thread happens to flush it.
 
+use super::NativeError;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -21,17 +24,63 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// How a call ended; the JS side reads it from the low two bits of its code.
-enum Outcome {
-    /// Resolve with this text.
-    Text(String),
-    /// Reject with this error payload (`Error::to_json`).
-    Error(String),
-    /// Resolve with null (a stream's end).
-    End,
+/// A value built on the JS thread (a typed result object).
+pub trait ToJs: Send {
+    fn to_js(self: Box<Self>, env: sys::napi_env) -> Result<sys::napi_value>;
 }
 
-type Batch = FnArgs<(Vec<u32>, Vec<String>)>;
+impl<T: ToNapiValue + Send> ToJs for T {
+    fn to_js(self: Box<Self>, env: sys::napi_env) -> Result<sys::napi_value> {
+        // SAFETY: called on the JS thread with its env, in the queue's callback.
+        unsafe { T::to_napi_value(env, *self) }
+    }
+}
+
+/// How a call ended; JS reads the kind from the low two bits of its code.
+pub enum Outcome {
+    /// Resolve with this text, parsed as JSON by the caller's parser (kind 0).
+    Text(String),
+    /// Reject with this error (kind 1).
+    Error(crate::error::Error),
+    /// Resolve with null: a stream's end (kind 2).
+    End,
+    /// Resolve with this value as is (kind 3).
+    Value(Box<dyn ToJs>),
+}
+
+impl Outcome {
+    fn kind(&self) -> u32 {
+        match self {
+            Outcome::Text(_) => 0,
+            Outcome::Error(_) => 1,
+            Outcome::End => 2,
+            Outcome::Value(_) => 3,
+        }
+    }
+}
+
+impl ToNapiValue for Outcome {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        match val {
+            Outcome::Text(t) => String::to_napi_value(env, t),
+            Outcome::Error(e) => NativeError::to_napi_value(env, NativeError::from(e)),
+            Outcome::End => Null::to_napi_value(env, Null),
+            Outcome::Value(v) => v.to_js(env),
+        }
+    }
+}
+
+impl From<Option<String>> for Outcome {
+    /// A stream's next event, or its end.
+    fn from(r: Option<String>) -> Self {
+        match r {
+            Some(t) => Outcome::Text(t),
+            None => Outcome::End,
+        }
+    }
+}
+
+type Batch = FnArgs<(Vec<u32>, Vec<Outcome>)>;
 type Tsfn = ThreadsafeFunction<(), (), Batch, Status, false, true>;
 
 pub struct Queue {
@@ -43,21 +92,29 @@ pub struct Queue {
 
 impl Queue {
     /// Runs `work` on the shared runtime (from the next `flush`) and
-    /// completes `id` with its result, unless the environment goes first:
+    /// completes `id` with its outcome, unless the environment goes first:
     /// then the work is dropped, unstarted or mid-flight.
-    pub fn run(
+    pub fn run<O: Into<Outcome>>(
         self: &Arc<Self>,
         id: u32,
-        work: impl Future<Output = crate::error::Result<Option<String>>> + Send + 'static,
+        work: impl Future<Output = crate::error::Result<O>> + Send + 'static,
     ) {
         let q = self.clone();
         crate::runtime::submit(async move {
             tokio::select! {
                 biased;
                 _ = q.closed.cancelled() => {}
-                r = crate::runtime::unpanicked(work) => q.settle(id, r),
+                r = crate::runtime::unpanicked(work) => q.complete(id, match r {
+                    Ok(o) => o.into(),
+                    Err(e) => Outcome::Error(e),
+                }),
             }
         });
+    }
+
+    /// Cancelled when this queue's environment goes away.
+    pub fn closed(&self) -> CancellationToken {
+        self.closed.clone()
     }
 
     /// The environment is going away: drop its calls, and start any still
@@ -84,17 +141,11 @@ impl Queue {
             });
         }
     }
+}
 
-    /// Completes `id` with the result of a core call.
-    fn settle(self: &Arc<Self>, id: u32, r: crate::error::Result<Option<String>>) {
-        self.complete(
-            id,
-            match r {
-                Ok(Some(t)) => Outcome::Text(t),
-                Ok(None) => Outcome::End,
-                Err(e) => Outcome::Error(e.to_json()),
-            },
-        );
+impl From<String> for Outcome {
+    fn from(t: String) -> Self {
+        Outcome::Text(t)
     }
 }
 
@@ -105,9 +156,10 @@ pub fn flush_calls() {
     crate::runtime::flush();
 }
 
-/// One per JS environment: `new CompletionQueue((codes, texts) => ...)`,
-/// where `codes[i] >>> 2` is the call id and `codes[i] & 3` is 0 (text),
-/// 1 (error JSON) or 2 (end).
+/// One per JS environment: `new CompletionQueue((codes, values) => ...)`,
+/// where `codes[i] >>> 2` is the call id and `codes[i] & 3` the kind of
+/// `values[i]`: 0 text (JSON to parse), 1 a `NativeError`, 2 the end of a
+/// stream (null), 3 a value to resolve with as is.
 #[napi]
 pub struct CompletionQueue {
     pub(crate) inner: Arc<Queue>,
@@ -118,7 +170,7 @@ impl CompletionQueue {
     #[napi(constructor)]
     pub fn new(
         env: Env,
-        #[napi(ts_arg_type = "(codes: number[], texts: string[]) => void")] callback: Function<
+        #[napi(ts_arg_type = "(codes: number[], values: unknown[]) => void")] callback: Function<
             Batch,
             (),
         >,
@@ -132,17 +184,12 @@ impl CompletionQueue {
             .build_callback(move |_| {
                 let batch = std::mem::take(&mut *taken.lock());
                 let mut codes = Vec::with_capacity(batch.len());
-                let mut texts = Vec::with_capacity(batch.len());
+                let mut values = Vec::with_capacity(batch.len());
                 for (id, outcome) in batch {
-                    let (kind, text) = match outcome {
-                        Outcome::Text(t) => (0, t),
-                        Outcome::Error(e) => (1, e),
-                        Outcome::End => (2, String::new()),
-                    };
-                    codes.push(id << 2 | kind);
-                    texts.push(text);
+                    codes.push(id << 2 | outcome.kind());
+                    values.push(outcome);
                 }
-                Ok(FnArgs::from((codes, texts)))
+                Ok(FnArgs::from((codes, values)))
             })?;
         let inner = Arc::new(Queue {
             items,

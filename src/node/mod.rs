@@ -1,41 +1,87 @@
 //! The napi layer: turns the core into JS functions and classes. Kept thin:
-//! argument conversion, promises, and error hand-off. The package's
-//! `index.js` wraps these into the public API (error classes, options
-//! checks, async iteration).
+//! reading JS option objects into core options (`options`), one completion
+//! queue for every asynchronous call (`completion`), and the error
+//! hand-off. The package's `lib/` wraps these into the public API (error
+//! classes, AbortSignal, async iteration, the token memo).
 
+mod auth;
 mod completion;
-mod convert;
-mod iam;
+mod options;
 mod wml;
 
 use crate::error::Error;
-use crate::runtime::unpanicked;
-use napi::bindgen_prelude::*;
-use std::future::Future;
+use napi_derive::napi;
 
-/// Runs `fut` on the shared runtime and returns a promise for its result.
-/// Errors reject with the core error as JSON, which `index.js` turns into
-/// the matching Error class.
-pub(crate) fn promise<'env, T, F>(env: &'env Env, fut: F) -> Result<Object<'env>>
-where
-    T: ToNapiValue + Send + 'static,
-    F: Future<Output = crate::error::Result<T>> + Send + 'static,
-{
-    let (deferred, promise) = env.create_deferred()?;
-    crate::runtime::handle().spawn(async move {
-        match unpanicked(fut).await {
-            Ok(v) => deferred.resolve(move |_| Ok(v)),
-            Err(e) => deferred.reject(to_js_error(&e)),
+/// A core error as JavaScript receives it: a plain object the JS layer turns
+/// into the matching `Error` subclass (by `code`, from `errorCodes()`).
+#[napi(object)]
+pub struct NativeError {
+    pub code: String,
+    pub message: String,
+    pub status: Option<u32>,
+    pub iam_error_code: Option<String>,
+    pub request_id: Option<String>,
+    /// The service's `errors` array.
+    #[napi(ts_type = "Array<{ code: string; message: string; more_info?: string }>")]
+    pub errors: Option<serde_json::Value>,
+    pub trace: Option<String>,
+}
+
+impl From<Error> for NativeError {
+    fn from(e: Error) -> Self {
+        let mut n = NativeError {
+            code: e.code().to_string(),
+            message: e.message().to_string(),
+            status: e.status().map(u32::from),
+            iam_error_code: None,
+            request_id: None,
+            errors: None,
+            trace: None,
+        };
+        match e {
+            Error::Iam {
+                iam_error_code,
+                request_id,
+                ..
+            } => {
+                n.iam_error_code = iam_error_code;
+                n.request_id = request_id;
+            }
+            Error::Wml { errors, trace, .. } => {
+                n.errors = errors;
+                n.trace = trace;
+            }
+            _ => {}
         }
-    });
-    Ok(promise)
+        n
+    }
 }
 
-pub(crate) fn to_js_error(e: &Error) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, e.to_json())
+/// Every error code with the name of the JS class that carries it
+/// (`lib/errors.js` follows this list).
+#[napi(ts_return_type = "Array<[string, string]>")]
+pub fn error_codes() -> Vec<(String, String)> {
+    crate::error::CODES
+        .iter()
+        .map(|(c, n)| (c.to_string(), n.to_string()))
+        .collect()
 }
 
-/// For synchronous calls: a core error thrown as the same JSON payload.
-pub(crate) fn throw<T>(r: crate::error::Result<T>) -> Result<T> {
-    r.map_err(|e| to_js_error(&e))
+/// A core result for a napi function that can fail synchronously (they
+/// return `napi::Result<T, String>`): the JS error it throws has our `code`
+/// (errors found synchronously are argument errors, which carry no other
+/// field), from which the JS layer rebuilds the class.
+pub(crate) fn throw<T>(r: crate::error::Result<T>) -> napi::Result<T, String> {
+    r.map_err(|e| napi::Error::new(e.code().to_string(), e.message().to_string()))
+}
+
+/// A failed napi operation (not the caller's fault), as `throw` reports it.
+pub(crate) fn internal(e: napi::Error) -> napi::Error<String> {
+    napi::Error::new(
+        "ERR_INTERNAL".to_string(),
+        format!(
+            "internal error in wml-native: {} (please report it)",
+            e.reason
+        ),
+    )
 }

@@ -1,18 +1,20 @@
-//! The `WmlClient` class, its streams, and the cancel handle an AbortSignal drives.
+//! The `WmlClient` class, its streams, and the cancel handle an AbortSignal
+//! drives.
 
+use super::auth::NativeAuthenticator;
 use super::completion::CompletionQueue;
-use super::convert::{JsCallOptions, JsWmlCredentials};
-use super::{promise, throw};
-use crate::iam::exchange::timeout_from;
-use crate::iam::global_cache;
-use crate::wml::client::{CallOptions, EventStream, WmlClient, DEFAULT_TIMEOUT};
+use super::options::{self, Reader};
+use super::throw;
+use crate::auth::global_cache;
+use crate::error::{Error, Result};
+use crate::wml::{AuthSpec, CallOptions, EventStream, Op, WmlClient, WmlOptions};
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Fired by index.js when the caller's AbortSignal aborts.
+/// Fired by lib/ when the caller's AbortSignal aborts.
 #[napi]
 #[derive(Default)]
 pub struct NativeCancel {
@@ -39,6 +41,12 @@ pub enum CallKind {
     Generate,
 }
 
+/// Which streamed call `NativeWmlClient.openStream` makes.
+#[napi(string_enum = "lowercase")]
+pub enum StreamKind {
+    Generate,
+}
+
 #[napi]
 pub struct NativeWmlClient {
     inner: Arc<WmlClient>,
@@ -51,30 +59,64 @@ fn body_bytes(body: Either<String, Uint8Array>) -> Bytes {
     }
 }
 
-fn call_options(
-    o: Option<JsCallOptions>,
-    cancel: Option<&NativeCancel>,
-) -> crate::error::Result<CallOptions> {
-    let o = o.unwrap_or_default();
-    Ok(CallOptions {
-        timeout: match o.timeout_ms {
-            Some(_) => Some(timeout_from(
-                o.timeout_ms,
-                DEFAULT_TIMEOUT,
-                "options.timeoutMs",
-            )?),
-            None => None,
-        },
-        transaction_id: o.transaction_id.filter(|t| !t.is_empty()),
-        cancel: cancel.map(|c| c.token.clone()),
+/// `WmlCredentials` read into the core's options. `authenticator` is the
+/// native half of the credentials' `authenticator`, when they have one.
+fn wml_options(
+    credentials: Unknown,
+    authenticator: Option<&NativeAuthenticator>,
+) -> Result<WmlOptions> {
+    let Some(r) = Reader::new(Some(credentials), "credentials")? else {
+        return Err(Error::invalid(
+            "credentials must be an object like { url, apikey }",
+        ));
+    };
+    let apikey = r.secret("apikey")?.filter(|k| !k.is_empty());
+    let token = r.secret("token")?.filter(|t| !t.is_empty());
+    let auth = match (authenticator, apikey, token) {
+        (Some(a), None, None) => AuthSpec::Source(a.source()),
+        (None, Some(k), None) => AuthSpec::Apikey(k, Box::new(options::iam(Some(&r), "iamUrl")?)),
+        (None, None, Some(t)) => AuthSpec::Token(t),
+        (None, None, None) => {
+            return Err(Error::invalid(
+                "credentials need an apikey, a token or an authenticator",
+            ))
+        }
+        _ => {
+            return Err(Error::invalid(
+                "credentials take one of apikey, token and authenticator",
+            ))
+        }
+    };
+    Ok(WmlOptions {
+        url: r.string("url")?.unwrap_or_default(),
+        version: r.string("version")?,
+        transport: options::transport(&r)?,
+        auth,
     })
+}
+
+/// Per-call options (`signal` is handled in lib/).
+fn call_options(options: Option<Unknown>, cancel: Option<&NativeCancel>) -> Result<CallOptions> {
+    let mut o = match Reader::new(options, "options")? {
+        None => CallOptions::default(),
+        Some(r) => CallOptions::new(
+            r.number("timeoutMs")?,
+            r.string("transactionId")?.as_deref(),
+        )?,
+    };
+    o.cancel = cancel.map(|c| c.token.clone());
+    Ok(o)
 }
 
 #[napi]
 impl NativeWmlClient {
     #[napi(constructor)]
-    pub fn new(credentials: JsWmlCredentials) -> Result<Self> {
-        let inner = throw(WmlClient::new(&credentials.into(), global_cache().clone()))?;
+    pub fn new(
+        #[napi(ts_arg_type = "WmlCredentials")] credentials: Unknown,
+        authenticator: Option<&NativeAuthenticator>,
+    ) -> napi::Result<Self, String> {
+        let o = throw(wml_options(credentials, authenticator))?;
+        let inner = throw(WmlClient::new(&o, global_cache().clone()))?;
         Ok(NativeWmlClient {
             inner: Arc::new(inner),
         })
@@ -89,44 +131,57 @@ impl NativeWmlClient {
         queue: &CompletionQueue,
         id: u32,
         kind: CallKind,
-        deployment_id: String,
+        #[napi(ts_arg_type = "string")] deployment_id: Unknown,
         body: Either<String, Uint8Array>,
-        options: Option<JsCallOptions>,
+        #[napi(ts_arg_type = "RequestOptions | undefined | null")] options: Option<Unknown>,
         cancel: Option<&NativeCancel>,
-    ) -> Result<()> {
+    ) -> napi::Result<(), String> {
+        let deployment_id = throw(options::string_arg(deployment_id, "deploymentId"))?;
         let o = throw(call_options(options, cancel))?;
+        let op = match kind {
+            CallKind::Score => Op::Score,
+            CallKind::Generate => Op::Generate,
+        };
         let (c, body) = (self.inner.clone(), body_bytes(body));
-        queue.inner.run(id, async move {
-            match kind {
-                CallKind::Score => c.score(&deployment_id, body, &o).await,
-                CallKind::Generate => c.generate(&deployment_id, body, &o).await,
-            }
-            .map(Some)
-        });
+        queue.inner.run(
+            id,
+            async move { c.call(op, &deployment_id, body, &o).await },
+        );
         Ok(())
     }
 
-    /// Opens a generation stream; resolves once the service accepted it.
-    #[napi(ts_return_type = "Promise<NativeStream>")]
-    pub fn stream<'env>(
+    /// Starts a streamed call at once; its events (or the error that ends
+    /// it) come through the stream's `next`. Closing the stream, even before
+    /// the service has answered, ends the request.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn open_stream(
         &self,
-        env: &'env Env,
-        deployment_id: String,
+        queue: &CompletionQueue,
+        kind: StreamKind,
+        #[napi(ts_arg_type = "string")] deployment_id: Unknown,
         body: Either<String, Uint8Array>,
-        options: Option<JsCallOptions>,
+        #[napi(ts_arg_type = "RequestOptions | undefined | null")] options: Option<Unknown>,
         cancel: Option<&NativeCancel>,
-    ) -> Result<Object<'env>> {
+    ) -> napi::Result<NativeStream, String> {
+        let deployment_id = throw(options::string_arg(deployment_id, "deploymentId"))?;
         let o = throw(call_options(options, cancel))?;
-        let (c, body) = (self.inner.clone(), body_bytes(body));
-        promise(env, async move {
-            let s = c.stream(&deployment_id, body, &o).await?;
-            Ok(NativeStream::from(s))
-        })
+        let op = match kind {
+            StreamKind::Generate => Op::GenerateStream,
+        };
+        let s = throw(self.inner.open_stream(
+            op,
+            &deployment_id,
+            body_bytes(body),
+            o,
+            queue.inner.closed(),
+        ))?;
+        Ok(NativeStream::from(s))
     }
 }
 
-/// A generation stream: `next()` resolves to one event's JSON text, or null
-/// at the end; `close()` closes the connection at once.
+/// A stream: `next()` completes with one event's JSON text, or the end;
+/// `close()` ends the request or closes the connection at once.
 #[napi]
 pub struct NativeStream {
     inner: Arc<tokio::sync::Mutex<EventStream>>,

@@ -1,4 +1,11 @@
-//! Watson Machine Learning and watsonx.ai: the client and its SSE parser.
+//! Watson Machine Learning and watsonx.ai: the client, its calls and
+//! streams, the service's errors, and the SSE parser.
 
+pub mod calls;
 pub mod client;
+pub mod errors;
 pub mod sse;
+pub mod stream;
+
+pub use client::{AuthSpec, CallOptions, Op, WmlClient, WmlOptions};
+pub use stream::EventStream;

@@ -1,26 +1,50 @@
 use super::*;
-use crate::iam::cache::{ManualClock, TokenCache};
+use crate::auth::cache::ManualClock;
 use crate::testutil::{FakeIam, Reply};
+use crate::wml::errors;
+use bytes::Bytes;
 
-async fn setup(extra: impl FnOnce(&mut WmlOptions)) -> (FakeIam, WmlClient) {
+fn options(url: &str, auth: AuthSpec) -> WmlOptions {
+    WmlOptions {
+        url: url.to_string(),
+        version: None,
+        transport: TransportOptions::default(),
+        auth,
+    }
+}
+
+fn apikey(key: &str, iam_url: &str) -> AuthSpec {
+    AuthSpec::Apikey(
+        Secret::new(key),
+        Box::new(IamOptions {
+            url: Some(iam_url.to_string()),
+            ..Default::default()
+        }),
+    )
+}
+
+async fn setup(extra: impl FnOnce(&mut WmlOptions)) -> (FakeIam, Arc<WmlClient>) {
     let srv = FakeIam::start().await;
     let cache = TokenCache::new(
         Arc::new(ManualClock::default()),
         100,
         tokio::runtime::Handle::current(),
     );
-    let mut o = WmlOptions {
-        url: srv.url.clone(),
-        apikey: Some(Secret::new("wml-key")),
-        iam: IamOptions {
-            url: Some(srv.url.clone()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let mut o = options(&srv.url, apikey("wml-key", &srv.url));
     extra(&mut o);
     let c = WmlClient::new(&o, cache).unwrap();
-    (srv, c)
+    (srv, Arc::new(c))
+}
+
+fn open(c: &Arc<WmlClient>) -> crate::wml::EventStream {
+    c.open_stream(
+        Op::GenerateStream,
+        "d",
+        Bytes::new(),
+        CallOptions::default(),
+        CancellationToken::new(),
+    )
+    .unwrap()
 }
 
 /// A WML-shaped error answer with `errors[0].code == code`.
@@ -36,10 +60,7 @@ const PAYLOAD: &str = r#"{"input_data":[{"fields":["a"],"values":[[1]]}]}"#;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scores_with_a_cached_bearer_token() {
     let (srv, c) = setup(|_| {}).await;
-    let o = CallOptions {
-        transaction_id: Some("tx-42".into()),
-        ..Default::default()
-    };
+    let o = CallOptions::new(None, Some("tx-42")).unwrap();
     for _ in 0..3 {
         let body = c
             .score("dep-1", Bytes::from_static(PAYLOAD.as_bytes()), &o)
@@ -78,7 +99,7 @@ async fn a_401_refreshes_the_token_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_the_retryable_and_not_the_rest() {
-    let (srv, c) = setup(|o| o.iam.max_retries = Some(3.0)).await;
+    let (srv, c) = setup(|o| o.transport.max_retries = Some(3.0)).await;
     let body = || Bytes::from_static(PAYLOAD.as_bytes());
     for s in [429, 502, 503] {
         srv.push_wml(wml_error(s, "busy", Some("0")));
@@ -107,7 +128,7 @@ async fn retries_the_retryable_and_not_the_rest() {
             } => {
                 assert_eq!(s, status);
                 assert!(message.contains(&format!("msg for {code}")));
-                assert!(errors.unwrap().contains(code));
+                assert!(errors.unwrap().to_string().contains(code));
                 assert_eq!(trace.as_deref(), Some("tr-1"));
             }
             other => panic!("{other:?}"),
@@ -117,11 +138,7 @@ async fn retries_the_retryable_and_not_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_credentials_skip_iam() {
-    let (srv, c) = setup(|o| {
-        o.apikey = None;
-        o.token = Some(Secret::new("user-managed-token"));
-    })
-    .await;
+    let (srv, c) = setup(|o| o.auth = AuthSpec::Token(Secret::new("user-managed-token"))).await;
     c.score(
         "d",
         Bytes::from_static(PAYLOAD.as_bytes()),
@@ -191,10 +208,7 @@ async fn streams_events_across_split_reads_and_stops_on_error_events() {
         ],
         Duration::from_millis(5),
     ));
-    let mut s = c
-        .stream("d", Bytes::new(), &CallOptions::default())
-        .await
-        .unwrap();
+    let mut s = open(&c);
     let mut got = Vec::new();
     while let Some(ev) = s.next().await.unwrap() {
         got.push(ev);
@@ -215,10 +229,7 @@ async fn streams_events_across_split_reads_and_stops_on_error_events() {
         Duration::from_millis(5),
     ));
     let iam_before = srv.hits();
-    let mut s = c
-        .stream("d", Bytes::new(), &CallOptions::default())
-        .await
-        .unwrap();
+    let mut s = open(&c);
     assert!(s.next().await.unwrap().is_some());
     let e = s.next().await.unwrap_err();
     assert_eq!(e.code(), "ERR_WML");
@@ -237,12 +248,9 @@ async fn closing_a_stream_closes_the_connection() {
         vec!["data: {}\n\n"; 200],
         Duration::from_millis(10),
     ));
-    let mut s = c
-        .stream("d", Bytes::new(), &CallOptions::default())
-        .await
-        .unwrap();
+    let mut s = open(&c);
     assert!(s.next().await.unwrap().is_some());
-    s.close();
+    drop(s);
     for _ in 0..200 {
         if srv.stream_cut.load(std::sync::atomic::Ordering::SeqCst) {
             return;
@@ -268,25 +276,26 @@ async fn invalid_settings_and_ids() {
         tokio::runtime::Handle::current(),
     );
     for o in [
+        options("", apikey("k", "https://iam.cloud.ibm.com")),
+        options(
+            "http://us-south.ml.cloud.ibm.com",
+            apikey("k", "https://iam.cloud.ibm.com"),
+        ),
+        options(
+            "https://us-south.ml.cloud.ibm.com",
+            AuthSpec::Token(Secret::new("")),
+        ),
+        options("https://x.y", apikey("", "https://iam.cloud.ibm.com")),
         WmlOptions {
-            url: "".into(),
-            apikey: Some(Secret::new("k")),
-            ..Default::default()
-        },
-        WmlOptions {
-            url: "http://us-south.ml.cloud.ibm.com".into(),
-            apikey: Some(Secret::new("k")),
-            ..Default::default()
-        },
-        WmlOptions {
-            url: "https://us-south.ml.cloud.ibm.com".into(),
-            ..Default::default()
-        },
-        WmlOptions {
-            url: "https://x.y".into(),
-            apikey: Some(Secret::new("k")),
             version: Some("May 2023".into()),
-            ..Default::default()
+            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
+        },
+        WmlOptions {
+            transport: TransportOptions {
+                headers: vec![("X-A".into(), "a\r\nX-Evil: 1".into())],
+                ..Default::default()
+            },
+            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
         },
     ] {
         assert_eq!(
@@ -298,20 +307,38 @@ async fn invalid_settings_and_ids() {
 }
 
 #[test]
+fn header_values_from_the_caller_are_checked() {
+    for bad in ["a\r\nX-Evil: 1", "a\nb", "a\rb", "nul\0", "bell\u{7}"] {
+        let e = CallOptions::new(None, Some(bad)).unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_ARG");
+        assert!(
+            e.message().contains("options.transactionId"),
+            "{}",
+            e.message()
+        );
+    }
+    assert!(CallOptions::new(None, Some("tx-1 with\ttab")).is_ok());
+    assert_eq!(
+        CallOptions::new(Some(-1.0), None).unwrap_err().code(),
+        "ERR_INVALID_ARG"
+    );
+}
+
+#[test]
 fn error_bodies() {
-    let e = error_from_body(
+    let e = errors::from_body(
         502,
         b"<html><title>502 Bad Gateway</title></html>",
         Some("text/html"),
         None,
     );
     assert!(e.message().contains("502 Bad Gateway") && e.message().len() < 200);
-    let e = error_from_body(
+    let e = errors::from_body(
         400,
         br#"{"errors":[{"code":"x","message":"bad token abc.def.ghi"}]}"#,
         None,
         Some("abc.def.ghi"),
     );
     assert!(!e.message().contains("abc.def.ghi"));
-    assert!(!e.to_json().contains("abc.def.ghi"));
+    assert!(!format!("{e:?}").contains("abc.def.ghi"));
 }

@@ -1,4 +1,21 @@
 use super::*;
+use crate::http::{Answer, TransportOptions};
+use reqwest::header::HeaderMap;
+
+fn answer(status: u16, body: &[u8], ctype: &str, transaction_id: Option<&str>) -> Answer {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", ctype.parse().unwrap());
+    if let Some(t) = transaction_id {
+        headers.insert("transaction-id", t.parse().unwrap());
+    }
+    Answer {
+        status,
+        headers,
+        body: body.to_vec(),
+        server_date: None,
+        retry_after: None,
+    }
+}
 
 #[test]
 fn canonical_base_strips_slashes_and_token_path() {
@@ -26,8 +43,8 @@ fn config_validates_and_normalises() {
     .unwrap();
     assert_eq!(c.token_url, "https://iam.test.cloud.ibm.com/identity/token");
     assert_eq!(c.client_id.as_deref(), Some("bx"));
-    assert_eq!(c.timeout, DEFAULT_TIMEOUT);
-    assert_eq!(c.max_retries, 3);
+    assert_eq!(c.transport.timeout, DEFAULT_TIMEOUT);
+    assert_eq!(c.transport.max_retries, 3);
 
     // Basic auth only when both halves are set.
     let c = IamConfig::new(&IamOptions {
@@ -43,19 +60,31 @@ fn config_validates_and_normalises() {
             ..Default::default()
         },
         IamOptions {
-            timeout_ms: Some(0.0),
+            transport: TransportOptions {
+                timeout_ms: Some(0.0),
+                ..Default::default()
+            },
             ..Default::default()
         },
         IamOptions {
-            timeout_ms: Some(f64::NAN),
+            transport: TransportOptions {
+                timeout_ms: Some(f64::NAN),
+                ..Default::default()
+            },
             ..Default::default()
         },
         IamOptions {
-            max_retries: Some(-1.0),
+            transport: TransportOptions {
+                max_retries: Some(-1.0),
+                ..Default::default()
+            },
             ..Default::default()
         },
         IamOptions {
-            headers: vec![("bad header".into(), "x".into())],
+            transport: TransportOptions {
+                headers: vec![("bad header".into(), "x".into())],
+                ..Default::default()
+            },
             ..Default::default()
         },
     ] {
@@ -74,7 +103,10 @@ fn debug_output_hides_secrets() {
     assert!(!format!("{c:?}").contains("client-secret-value"));
     let o = IamOptions {
         client_secret: Some(Secret::new("client-secret-value")),
-        headers: vec![("X-Api-Key".into(), "header-secret-value".into())],
+        transport: TransportOptions {
+            headers: vec![("X-Api-Key".into(), "header-secret-value".into())],
+            ..Default::default()
+        },
         ..Default::default()
     };
     let shown = format!("{o:?}");
@@ -82,14 +114,18 @@ fn debug_output_hides_secrets() {
     assert!(!shown.contains("header-secret-value") && !shown.contains("client-secret-value"));
     let t: TokenResponse =
         serde_json::from_str(r#"{"access_token":"tok-value-123","expires_in":3600}"#).unwrap();
-    assert!(!format!("{t:?}").contains("tok-value-123"));
+    let f = t.into_fetched(&answer(200, b"", "application/json", None));
+    assert!(!format!("{f:?}").contains("tok-value-123"));
 }
 
 #[test]
 fn iam_errors_are_short_and_scrubbed() {
     let key = Secret::new("the-api-key-value");
     let body = br#"{"errorCode":"BXNIM0415E","errorMessage":"Provided API key the-api-key-value could not be found.","context":{"requestId":"abc-123"}}"#;
-    let e = iam_error(400, body, Some("application/json"), None, &key);
+    let e = iam_error(
+        &answer(400, body, "application/json", None),
+        &[key.expose()],
+    );
     assert_eq!(e.code(), "ERR_IAM");
     assert_eq!(e.status(), Some(400));
     assert!(!e.message().contains("the-api-key-value"));
@@ -110,11 +146,8 @@ fn iam_errors_are_short_and_scrubbed() {
         "x".repeat(5000)
     );
     let e = iam_error(
-        502,
-        page.as_bytes(),
-        Some("text/html"),
-        Some("t-1".into()),
-        &key,
+        &answer(502, page.as_bytes(), "text/html", Some("t-1")),
+        &[key.expose()],
     );
     assert!(e.message().len() < 200, "{}", e.message());
     assert!(e.message().contains("502 Bad Gateway"));

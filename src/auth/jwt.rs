@@ -1,4 +1,4 @@
-//! Reads the `iat` and `exp` claims of an IAM access token. Like IBM's own
+//! Reads the `iat` and `exp` claims of an access token (a JWT). Like IBM's own
 //! SDK cores it does not verify the signature: the token came straight from
 //! IAM over TLS, and only its lifetime is needed.
 
@@ -13,9 +13,27 @@ pub struct Lifetime {
 /// The `iat`/`exp` claims, or `None` if the token is not a JWT or lacks a
 /// sane pair (`exp` after `iat`). Never panics, whatever the input.
 pub fn lifetime(token: &str) -> Option<Lifetime> {
+    let c = claims(token)?;
+    let (iat, exp) = (c.iat?, c.exp?);
+    (exp > iat).then_some(Lifetime { iat, exp })
+}
+
+/// The time claims a JWT carries, each if present and numeric.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Claims {
+    pub iat: Option<i64>,
+    pub exp: Option<i64>,
+}
+
+/// The `iat` and `exp` claims of a JWT (unverified), or `None` if `token`
+/// is not a JWT with a JSON object payload.
+pub fn claims(token: &str) -> Option<Claims> {
     let mut parts = token.split('.');
     let (_header, payload) = (parts.next()?, parts.next()?);
     parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
     let payload = payload.trim_end_matches('=');
     if payload.len() > 64 * 1024 {
         return None;
@@ -24,9 +42,11 @@ pub fn lifetime(token: &str) -> Option<Lifetime> {
         .decode(payload)
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let iat = seconds(claims.get("iat")?)?;
-    let exp = seconds(claims.get("exp")?)?;
-    (exp > iat).then_some(Lifetime { iat, exp })
+    let obj = claims.as_object()?;
+    Some(Claims {
+        iat: obj.get("iat").and_then(seconds),
+        exp: obj.get("exp").and_then(seconds),
+    })
 }
 
 fn seconds(v: &serde_json::Value) -> Option<i64> {

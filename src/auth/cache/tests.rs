@@ -1,5 +1,6 @@
 use super::*;
-use crate::iam::exchange::{IamConfig, IamOptions};
+use crate::auth::iam::{ApikeySource, IamConfig, IamOptions};
+use crate::http::TransportOptions;
 use crate::testutil::{FakeIam, Reply};
 use std::time::Duration;
 
@@ -7,22 +8,31 @@ struct Fixture {
     iam: FakeIam,
     clock: Arc<ManualClock>,
     cache: Arc<TokenCache>,
-    cfg: Arc<IamConfig>,
+    cfg: IamConfig,
+}
+
+fn iam_config(url: &str, max_retries: f64, timeout_ms: f64) -> IamConfig {
+    IamConfig::new(&IamOptions {
+        url: Some(url.to_string()),
+        transport: TransportOptions {
+            max_retries: Some(max_retries),
+            timeout_ms: Some(timeout_ms),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn source(key: &str, cfg: &IamConfig) -> Arc<ApikeySource> {
+    Arc::new(ApikeySource::new(Secret::new(key), cfg.clone()).unwrap())
 }
 
 async fn fixture(max_retries: f64) -> Fixture {
     let iam = FakeIam::start().await;
     let clock = Arc::new(ManualClock::default());
     let cache = TokenCache::new(clock.clone(), 100, tokio::runtime::Handle::current());
-    let cfg = Arc::new(
-        IamConfig::new(&IamOptions {
-            url: Some(iam.url.clone()),
-            max_retries: Some(max_retries),
-            timeout_ms: Some(5000.0),
-            ..Default::default()
-        })
-        .unwrap(),
-    );
+    let cfg = iam_config(&iam.url, max_retries, 5000.0);
     Fixture {
         iam,
         clock,
@@ -32,17 +42,12 @@ async fn fixture(max_retries: f64) -> Fixture {
 }
 
 impl Fixture {
-    fn spec<'a>(&'a self, key: &'a str) -> KeySpec<'a> {
-        KeySpec {
-            base_url: &self.cfg.base_url,
-            apikey: key,
-            client_id: None,
-            scope: None,
-        }
+    fn spec(&self, key: &str) -> SourceKey {
+        source(key, &self.cfg).key().clone()
     }
 
     fn entry(&self, key: &str) -> Arc<Entry> {
-        self.cache.entry(&self.spec(key), &self.cfg)
+        self.cache.entry(source(key, &self.cfg))
     }
 
     async fn wait_for_hits(&self, n: usize) {
@@ -135,8 +140,9 @@ async fn short_lived_tokens_scale_the_margin() {
     f.iam.push(Reply::Token(20));
     let e = f.entry("k");
     f.cache.get(&e).await.unwrap();
-    // 19 s counted (a second off for whole-second timestamps), 1.9 s margin.
-    f.clock.advance(17_000);
+    // 19 s counted (a second off for whole-second timestamps), a 2 s margin
+    // (a tenth of the 20 s life).
+    f.clock.advance(16_900);
     assert!(f.cache.peek_entry(&e).is_some());
     f.clock.advance(200);
     assert!(f.cache.peek_entry(&e).is_none());
@@ -264,25 +270,77 @@ async fn lru_bound_and_clear() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_are_told_apart_by_every_part() {
+async fn keys_are_told_apart_by_every_setting() {
     let f = fixture(0.0).await;
     let a = f.entry("k");
-    let scoped = f.cache.entry(
-        &KeySpec {
-            scope: Some("s"),
-            ..f.spec("k")
-        },
-        &f.cfg,
-    );
-    let client = f.cache.entry(
-        &KeySpec {
-            client_id: Some("bx"),
-            ..f.spec("k")
-        },
-        &f.cfg,
-    );
-    assert!(!Arc::ptr_eq(&a, &scoped) && !Arc::ptr_eq(&a, &client));
+    let with = |o: IamOptions| {
+        f.cache.entry(source(
+            "k",
+            &IamConfig::new(&IamOptions {
+                url: Some(f.iam.url.clone()),
+                ..o
+            })
+            .unwrap(),
+        ))
+    };
+    let t = |t: TransportOptions| IamOptions {
+        transport: t,
+        ..Default::default()
+    };
+    let variants = [
+        with(IamOptions {
+            scope: Some("s".into()),
+            ..Default::default()
+        }),
+        with(IamOptions {
+            client_id: Some("bx".into()),
+            client_secret: Some(Secret::new("bx")),
+            ..Default::default()
+        }),
+        with(IamOptions {
+            client_id: Some("bx".into()),
+            client_secret: Some(Secret::new("other")),
+            ..Default::default()
+        }),
+        with(t(TransportOptions {
+            disable_ssl_verification: true,
+            ..Default::default()
+        })),
+        with(t(TransportOptions {
+            ca_cert: Some("-----BEGIN CERTIFICATE-----".into()),
+            ..Default::default()
+        })),
+        with(t(TransportOptions {
+            proxy: Some("http://127.0.0.1:3128".into()),
+            ..Default::default()
+        })),
+        with(t(TransportOptions {
+            headers: vec![("X-Tenant".into(), "a".into())],
+            ..Default::default()
+        })),
+        with(t(TransportOptions {
+            headers: vec![("X-Tenant".into(), "b".into())],
+            ..Default::default()
+        })),
+        f.entry("other"),
+    ];
+    for (i, v) in variants.iter().enumerate() {
+        assert!(!Arc::ptr_eq(&a, v), "variant {i} shares the default entry");
+        for w in &variants[i + 1..] {
+            assert!(!Arc::ptr_eq(v, w));
+        }
+    }
+    // Equal settings share one entry; timeouts and retries are not settings
+    // that change the request or the trust in its answer.
     assert!(Arc::ptr_eq(&a, &f.entry("k")));
+    assert!(Arc::ptr_eq(
+        &a,
+        &with(t(TransportOptions {
+            timeout_ms: Some(1.0),
+            max_retries: Some(9.0),
+            ..Default::default()
+        }))
+    ));
     assert!(!format!("{a:?}").contains("\"k\""));
 }
 
@@ -303,25 +361,15 @@ async fn invalidate_only_drops_the_named_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_the_wire_format() {
     let f = fixture(0.0).await;
-    let cfg = Arc::new(
-        IamConfig::new(&IamOptions {
-            url: Some(format!("{}/identity/token", f.iam.url)),
-            client_id: Some("bx".into()),
-            client_secret: Some(Secret::new("bx")),
-            scope: Some("ibm openid".into()),
-            ..Default::default()
-        })
-        .unwrap(),
-    );
-    let e = f.cache.entry(
-        &KeySpec {
-            base_url: &cfg.base_url,
-            apikey: "a&b=c",
-            client_id: Some("bx"),
-            scope: Some("ibm openid"),
-        },
-        &cfg,
-    );
+    let cfg = IamConfig::new(&IamOptions {
+        url: Some(format!("{}/identity/token", f.iam.url)),
+        client_id: Some("bx".into()),
+        client_secret: Some(Secret::new("bx")),
+        scope: Some("ibm openid".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let e = f.cache.entry(source("a&b=c", &cfg));
     f.cache.get(&e).await.unwrap();
     let body = f.iam.last_body.lock().clone();
     assert!(body.contains("grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Aapikey"));
@@ -334,35 +382,14 @@ async fn sends_the_wire_format() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_and_refused_connections() {
     let f = fixture(0.0).await;
-    let cfg = Arc::new(
-        IamConfig::new(&IamOptions {
-            url: Some(f.iam.url.clone()),
-            timeout_ms: Some(100.0),
-            max_retries: Some(0.0),
-            ..Default::default()
-        })
-        .unwrap(),
-    );
+    let cfg = iam_config(&f.iam.url, 0.0, 100.0);
     f.iam.push(Reply::Delay(Duration::from_secs(2)));
-    let e = f.cache.entry(&f.spec("k"), &cfg);
+    let e = f.cache.entry(source("k", &cfg));
     assert_eq!(f.cache.get(&e).await.unwrap_err().code(), "ERR_TIMEOUT");
 
     let closed = TcpListenerGuard::closed_port().await;
-    let cfg = Arc::new(
-        IamConfig::new(&IamOptions {
-            url: Some(format!("http://127.0.0.1:{closed}")),
-            max_retries: Some(1.0),
-            ..Default::default()
-        })
-        .unwrap(),
-    );
-    let e = f.cache.entry(
-        &KeySpec {
-            base_url: &cfg.base_url,
-            ..f.spec("k")
-        },
-        &cfg,
-    );
+    let cfg = iam_config(&format!("http://127.0.0.1:{closed}"), 1.0, 5000.0);
+    let e = f.cache.entry(source("k", &cfg));
     let err = f.cache.get(&e).await.unwrap_err();
     assert_eq!(err.code(), "ERR_NETWORK");
     assert!(!err.message().contains("\"k\""));
@@ -375,4 +402,67 @@ impl TcpListenerGuard {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         l.local_addr().unwrap().port()
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issued_before_the_answer_is_judged_by_the_issuers_clock() {
+    let f = fixture(0.0).await;
+    let e = f.entry("k");
+    // One hour tokens that a caching proxy hands out 50 minutes after IAM
+    // issued them: 10 minutes left by IAM's clock (its Date header).
+    f.iam.push(Reply::Aged(3600, 3000));
+    let first = f.cache.get(&e).await.unwrap();
+    // Past 80% of its life already: served, and one refresh starts at once.
+    assert!(f.cache.peek_entry(&e).is_some());
+    f.wait_for_hits(2).await;
+    let second = f.cache.peek_entry(&e).unwrap();
+    assert_ne!(token_text(&second), token_text(&first));
+
+    // A token with 9 s left by its issuer's clock is never handed out.
+    let e2 = f.entry("k2");
+    f.iam.push(Reply::Aged(3600, 3591));
+    let err = f.cache.get(&e2).await.unwrap_err();
+    assert_eq!(err.code(), "ERR_BAD_RESPONSE");
+    assert!(
+        err.message().contains("expires in 9 s"),
+        "{}",
+        err.message()
+    );
+
+    // The old rule held by the old token: it would have been usable for
+    // the rest of its life counted from the request.
+    let e3 = f.entry("k3");
+    f.iam.push(Reply::Aged(3600, 1800));
+    let t = f.cache.get(&e3).await.unwrap();
+    // 1800 s left less a second for rounding, less the 10 s margin.
+    f.clock.advance(1_788_000);
+    assert!(f.cache.peek_entry(&e3).is_some());
+    f.clock.advance(2_000);
+    let after = f.cache.peek_entry(&e3);
+    assert!(after.is_none_or(|a| !Arc::ptr_eq(&a, &t)));
+}
+
+#[test]
+fn schedule_from_the_issuers_clock_without_a_date_header_uses_iat() {
+    let token = crate::auth::jwt::make_token(r#"{"iat":1000,"exp":4600}"#);
+    let f = Fetched {
+        access_token: Secret::new(token),
+        ..Default::default()
+    };
+    // Sent at 100 ms, arrived at 300 ms (local monotonic), no Date header.
+    let s = Schedule::new(&f, 100, 300, 0).unwrap();
+    assert_eq!(s.life_ms, 3_600_000);
+    // The life counts from when the request was sent (the token cannot be
+    // older), less a second for whole-second claims.
+    assert_eq!(s.usable_until, 100 + 3_600_000 - 1_000 - 10_000);
+    assert_eq!(s.refresh_at, 2_880_000 + 100 - 1_000);
+    // With a Date header 600 s after iat: 3000 s left from arrival.
+    let dated = Fetched {
+        server_date: Some(1600),
+        ..f
+    };
+    let s = Schedule::new(&dated, 100, 300, 0).unwrap();
+    assert_eq!(s.usable_until, 300 + 3_000_000 - 1_000 - 10_000);
+    // Local wall clock skew plays no part: only the issuer's times count.
+    assert_eq!(Schedule::new(&dated, 100, 300, 9_999_999).unwrap(), s);
 }

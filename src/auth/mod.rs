@@ -1,8 +1,10 @@
-//! IBM Cloud IAM: the token exchange, JWT claims, and the process-wide cache.
+//! Tokens: the token sources (one per kind of credential), JWT claims, and
+//! the process-wide cache they all share.
 
 pub mod cache;
-pub mod exchange;
+pub mod iam;
 pub mod jwt;
+pub mod source;
 
 use cache::{SystemClock, TokenCache};
 use std::sync::{Arc, OnceLock};

@@ -1,19 +1,24 @@
-//! The process-wide token cache.
+//! The process-wide token cache, for every kind of credential.
 //!
-//! - One entry per (IAM URL, API key, client id, scope). The index holds a
-//!   keyed 128-bit SipHash of those; the entry keeps the key itself (needed to
-//!   refresh), compares it in constant time on every hit, and zeroizes it on drop.
-//! - Single flight: however many callers wait, one IAM request runs per entry.
+//! - One entry per `SourceKey` (kind, credential, settings). The index holds
+//!   a keyed 128-bit SipHash of the key; the entry keeps the key itself
+//!   (needed to refresh), compares it in constant time on every lookup, and
+//!   zeroizes it on drop. Callers whose settings differ in anything never
+//!   share an entry, and an entry's requests always go out with its own
+//!   settings.
+//! - Single flight: however many callers wait, one request runs per entry.
 //! - Past 80% of a token's life, callers get the cached token at once while
 //!   one background refresh runs; within the expiry margin (10 s, or a tenth
 //!   of the lifetime for tokens shorter than 100 s) callers wait for a new one.
+//! - A token's life is judged on the issuer's clock (see `Token::new`) and
+//!   counted on the local monotonic clock, so local clock skew never matters.
 //! - A failed background refresh keeps the valid token and backs off.
 //! - Bounded: least recently used entries go first.
 //!
-//! `peek` is the hot path: no allocation, no async, two uncontended locks.
+//! `peek_entry` is the hot path: no allocation, no async, one uncontended lock.
 
-use super::exchange::{self, IamConfig, TokenResponse};
 use super::jwt;
+use super::source::{fingerprint, Fetched, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::log::debug;
 use crate::runtime::unpanicked;
@@ -28,13 +33,13 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
-/// Default bound on the number of cached keys.
+/// Default bound on the number of cached credentials.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 const REFRESH_FRACTION: f64 = 0.8;
-const EXPIRY_MARGIN_MS: u64 = 10_000;
-/// IAM's `iat`/`exp` are whole seconds: up to this much of the lifetime may
-/// be gone when the token is issued.
-const TIMESTAMP_ROUNDING_MS: u64 = 1_000;
+const EXPIRY_MARGIN_MS: i64 = 10_000;
+/// Token times are whole seconds: up to this much of the life may already
+/// be gone when the clock we judge by says a second has not passed.
+const TIMESTAMP_ROUNDING_MS: i64 = 1_000;
 const REFRESH_BACKOFF_BASE_MS: u64 = 1_000;
 const REFRESH_BACKOFF_CAP_MS: u64 = 60_000;
 
@@ -79,16 +84,6 @@ impl Clock for ManualClock {
     }
 }
 
-/// What identifies a cache entry.
-#[derive(Clone, Copy, Debug)]
-pub struct KeySpec<'a> {
-    /// `exchange::canonical_base` of the IAM URL.
-    pub base_url: &'a str,
-    pub apikey: &'a str,
-    pub client_id: Option<&'a str>,
-    pub scope: Option<&'a str>,
-}
-
 /// A token and the times (on the cache's clock) that govern it.
 pub struct Token {
     /// Unique per token in this process (never 0): lets a caller that kept
@@ -99,11 +94,13 @@ pub struct Token {
     pub bearer: reqwest::header::HeaderValue,
     pub token_type: String,
     pub expires_in: i64,
-    /// Epoch seconds of `exp`.
+    /// Epoch seconds of expiry.
     pub expiration: i64,
     pub scope: Option<String>,
     pub refresh_token: Option<Secret>,
     pub ims_user_id: Option<i64>,
+    /// The whole life (expiry minus issue), ms.
+    pub life_ms: u64,
     refresh_at: u64,
     usable_until: u64,
 }
@@ -117,54 +114,97 @@ impl std::fmt::Debug for Token {
     }
 }
 
-impl Token {
-    /// `sent_ms`: when the request that brought `r` was sent. The token's
-    /// clock starts there (it cannot have been issued earlier), less a second
-    /// because IAM's `iat`/`exp` are whole seconds.
-    fn from_response(r: TokenResponse, sent_ms: u64, wall_secs: i64) -> Result<Token> {
-        let claims = jwt::lifetime(&r.access_token);
-        let lifetime = claims
-            .map(|l| l.exp - l.iat)
-            .or_else(|| r.expires_in.map(|s| s as i64).filter(|s| *s > 0))
-            .or_else(|| r.expiration.map(|e| e as i64 - wall_secs))
-            .filter(|s| *s > 0)
-            .ok_or_else(|| Error::BadResponse {
-                status: 200,
-                message:
-                    "IAM's token has no usable lifetime (no exp/iat, expires_in or expiration)"
-                        .into(),
-            })?;
-        let mut bearer =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", r.access_token)).map_err(
-                |_| Error::BadResponse {
-                    status: 200,
-                    message: "IAM's access_token has characters not allowed in a header".into(),
-                },
-            )?;
-        bearer.set_sensitive(true);
-        let full_ms = (lifetime as u64).saturating_mul(1000);
-        let life_ms = full_ms
-            .saturating_sub(TIMESTAMP_ROUNDING_MS)
-            .max(full_ms / 2);
+/// When a token's life ends and when to refresh it, on the local monotonic
+/// clock (ms), from what its issuer said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    pub life_ms: u64,
+    pub refresh_at: u64,
+    pub usable_until: u64,
+}
+
+impl Schedule {
+    /// The token's life judged against the issuer's clock: what remains is
+    /// `exp` minus the issuer's time when it answered (its `Date` header,
+    /// else the token's `iat`), counted from `arrived_ms`, the moment the
+    /// answer arrived. It is never counted as more than the whole life from
+    /// `sent_ms` either, and a second is taken off for whole-second
+    /// timestamps. So a token issued some time before it was handed to us
+    /// (a caching proxy) is refreshed that much earlier, and clock skew
+    /// between us and the issuer plays no part: both times are its own.
+    /// Refresh at 80% of the life; never usable within the margin of its end.
+    pub fn new(f: &Fetched, sent_ms: u64, arrived_ms: u64, wall_secs: i64) -> Result<Schedule> {
+        let claims = jwt::claims(f.access_token.expose()).unwrap_or_default();
+        let exp = claims.exp.or(f.expiration.map(|e| e as i64));
+        let life_secs = match (claims.iat, claims.exp) {
+            (Some(iat), Some(exp)) if exp > iat => Some(exp - iat),
+            _ => f
+                .expires_in
+                .map(|s| s as i64)
+                .filter(|s| *s > 0)
+                .or_else(|| exp.map(|e| e - f.server_date.unwrap_or(wall_secs))),
+        }
+        .filter(|s| *s > 0)
+        .ok_or_else(|| Error::BadResponse {
+            status: 200,
+            message: "the token service's token has no usable lifetime (no exp/iat, expires_in or expiration)".into(),
+        })?;
+        let issuer_now = f.server_date.or(claims.iat);
+        let remaining_secs = match (exp, issuer_now) {
+            (Some(exp), Some(now)) => (exp - now).min(life_secs),
+            _ => life_secs,
+        };
+        let life_ms = life_secs.saturating_mul(1000);
+        let rounding = TIMESTAMP_ROUNDING_MS.min(life_ms / 2);
+        let end = (arrived_ms as i64 + remaining_secs.saturating_mul(1000) - rounding)
+            .min(sent_ms as i64 + life_ms - rounding);
         let margin = EXPIRY_MARGIN_MS.min(life_ms / 10);
+        let usable_until = end - margin;
+        if usable_until <= arrived_ms as i64 {
+            return Err(Error::BadResponse {
+                status: 200,
+                message: format!(
+                    "the token service answered with a token that expires in {} s (by its own clock), too soon to use; a caching proxy in front of it may be serving old tokens",
+                    remaining_secs.max(0)
+                ),
+            });
+        }
+        let start = end - life_ms;
+        let refresh_at = start + (life_ms as f64 * REFRESH_FRACTION) as i64;
+        Ok(Schedule {
+            life_ms: life_ms as u64,
+            refresh_at: refresh_at.max(0) as u64,
+            usable_until: usable_until as u64,
+        })
+    }
+}
+
+impl Token {
+    pub fn new(f: Fetched, s: Schedule, wall_secs: i64) -> Result<Token> {
+        let mut bearer =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", f.access_token.expose()))
+                .map_err(|_| Error::BadResponse {
+                    status: 200,
+                    message: "the access token has characters not allowed in a header".into(),
+                })?;
+        bearer.set_sensitive(true);
+        let life_secs = (s.life_ms / 1000) as i64;
+        let exp = jwt::claims(f.access_token.expose()).and_then(|c| c.exp);
         Ok(Token {
             serial: next_serial(),
             bearer,
-            expiration: claims
-                .map(|l| l.exp)
-                .or(r.expiration.map(|e| e as i64))
-                .unwrap_or(wall_secs + lifetime),
-            expires_in: r.expires_in.map(|s| s as i64).unwrap_or(lifetime),
-            token_type: r.token_type.clone().unwrap_or_else(|| "Bearer".into()),
-            scope: r.scope.clone(),
-            refresh_token: r.refresh_token.clone().map(Secret::new),
-            ims_user_id: r.ims_user_id.as_ref().and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            }),
-            access_token: Secret::new(r.access_token.clone()),
-            refresh_at: sent_ms + (life_ms as f64 * REFRESH_FRACTION) as u64,
-            usable_until: sent_ms + life_ms - margin,
+            expiration: exp
+                .or(f.expiration.map(|e| e as i64))
+                .unwrap_or(wall_secs + life_secs),
+            expires_in: f.expires_in.map(|s| s as i64).unwrap_or(life_secs),
+            token_type: f.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+            scope: f.scope.clone(),
+            refresh_token: f.refresh_token.clone(),
+            ims_user_id: f.ims_user_id,
+            access_token: f.access_token,
+            life_ms: s.life_ms,
+            refresh_at: s.refresh_at,
+            usable_until: s.usable_until,
         })
     }
 
@@ -172,6 +212,11 @@ impl Token {
     /// again (until its refresh point).
     pub fn fresh_for_ms(&self, now: u64) -> u64 {
         self.refresh_at.min(self.usable_until).saturating_sub(now)
+    }
+
+    /// How long from `now` it stays usable (until the expiry margin).
+    pub fn usable_for_ms(&self, now: u64) -> u64 {
+        self.usable_until.saturating_sub(now)
     }
 
     /// Whether it may still be handed out at `now`.
@@ -186,67 +231,72 @@ struct State {
     token: Option<Arc<Token>>,
     fetching: bool,
     waiters: Vec<Waiter>,
-    /// The settings the next request uses (the latest caller's).
-    cfg: Arc<IamConfig>,
+    /// The source the next request uses: the latest caller's. All sources
+    /// of an entry have equal keys; they differ at most in timeouts and
+    /// retries.
+    source: Arc<dyn TokenSource>,
     /// No background refresh before this time (backoff after a failure).
     retry_at: u64,
     failures: u32,
 }
 
 pub struct Entry {
-    base_url: String,
-    apikey: Secret,
-    client_id: Option<String>,
-    scope: Option<String>,
+    key: SourceKey,
     state: Mutex<State>,
     evicted: AtomicBool,
 }
 
 impl Entry {
-    fn matches(&self, k: &KeySpec) -> bool {
-        self.base_url == k.base_url
-            && self.client_id.as_deref() == k.client_id
-            && self.scope.as_deref() == k.scope
-            && self.apikey.matches(k.apikey)
-    }
-
     /// True once the cache has dropped this entry (LRU or `clear`).
     pub fn is_evicted(&self) -> bool {
         self.evicted.load(Ordering::Relaxed)
+    }
+
+    pub fn key(&self) -> &SourceKey {
+        &self.key
     }
 }
 
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entry")
-            .field("base_url", &self.base_url)
-            .field("apikey", &self.apikey)
+            .field("kind", &self.key.kind)
             .finish_non_exhaustive()
     }
 }
 
 /// Counters bumped whenever any cached token is replaced or dropped, so a
 /// layer that memoises token texts (the JS hot path) knows to look again.
-/// One cell per subscriber: each JS environment maps its own cell.
+/// One cell per subscriber: each JS environment has its own.
 #[derive(Default)]
 pub struct Changes {
-    cells: Mutex<Vec<Arc<AtomicU32>>>,
+    cells: Mutex<Vec<Arc<dyn ChangeCell>>>,
+}
+
+/// Where a change count is kept: an atomic of ours, or memory the JS engine
+/// owns (see the napi layer).
+pub trait ChangeCell: Send + Sync {
+    fn bump(&self);
+}
+
+impl ChangeCell for AtomicU32 {
+    fn bump(&self) {
+        self.fetch_add(1, Ordering::Release);
+    }
 }
 
 impl Changes {
-    pub fn subscribe(&self) -> Arc<AtomicU32> {
-        let cell = Arc::new(AtomicU32::new(0));
-        self.cells.lock().push(cell.clone());
-        cell
+    pub fn subscribe(&self, cell: Arc<dyn ChangeCell>) {
+        self.cells.lock().push(cell);
     }
 
-    pub fn unsubscribe(&self, cell: &Arc<AtomicU32>) {
+    pub fn unsubscribe(&self, cell: &Arc<dyn ChangeCell>) {
         self.cells.lock().retain(|c| !Arc::ptr_eq(c, cell));
     }
 
     fn bump(&self) {
         for c in self.cells.lock().iter() {
-            c.fetch_add(1, Ordering::Release);
+            c.bump();
         }
     }
 }
@@ -258,6 +308,7 @@ pub struct TokenCache {
     hash_keys: (u64, u64),
     map: Mutex<LruCache<u128, Arc<Entry>>>,
     requests: AtomicU64,
+    failures: AtomicU64,
 }
 
 impl TokenCache {
@@ -277,33 +328,30 @@ impl TokenCache {
             ),
             map: Mutex::new(LruCache::new(cap)),
             requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         })
     }
 
-    fn hash(&self, k: &KeySpec) -> u128 {
+    fn hash(&self, k: &SourceKey) -> u128 {
         let mut h = SipHasher13::new_with_keys(self.hash_keys.0, self.hash_keys.1);
-        for part in [Some(k.base_url), Some(k.apikey), k.client_id, k.scope] {
-            match part {
-                Some(s) => {
-                    h.write_u8(1);
-                    h.write_usize(s.len());
-                    h.write(s.as_bytes());
-                }
-                None => h.write_u8(0),
-            }
+        for part in [k.kind, k.credential.expose(), k.settings.expose()] {
+            h.write_usize(part.len());
+            h.write(part.as_bytes());
         }
         h.finish128().as_u128()
     }
 
-    /// Hot path: a usable cached token for `k`, starting a background refresh
-    /// when one is due. `None` means the caller must `get` (and wait).
-    pub fn peek(self: &Arc<Self>, k: &KeySpec) -> Option<Arc<Token>> {
+    /// The entry for `k`, if cached.
+    pub fn lookup(&self, k: &SourceKey) -> Option<Arc<Entry>> {
         let hash = self.hash(k);
         let entry = self.map.lock().get(&hash).cloned()?;
-        if !entry.matches(k) {
-            return None;
-        }
-        self.peek_entry(&entry)
+        entry.key.matches(k).then_some(entry)
+    }
+
+    /// A usable cached token for `k`, starting a background refresh when one
+    /// is due. `None` means the caller must `get` (and wait).
+    pub fn peek(self: &Arc<Self>, k: &SourceKey) -> Option<Arc<Token>> {
+        self.peek_entry(&self.lookup(k)?)
     }
 
     /// Hot path for a caller that already holds its entry.
@@ -317,27 +365,25 @@ impl TokenCache {
         Some(token)
     }
 
-    /// The entry for `k`, created with `cfg` if new. An existing entry takes
-    /// `cfg` for its next request (timeouts, TLS) when `update` is set.
-    pub fn entry(self: &Arc<Self>, k: &KeySpec, cfg: &Arc<IamConfig>) -> Arc<Entry> {
-        let hash = self.hash(k);
+    /// The entry for `source`'s key, created if new. An existing entry takes
+    /// `source` for its next request (its timeouts and retries; everything
+    /// else is equal, as the keys are).
+    pub fn entry(self: &Arc<Self>, source: Arc<dyn TokenSource>) -> Arc<Entry> {
+        let hash = self.hash(source.key());
         let mut map = self.map.lock();
-        if let Some(e) = map.get(&hash).filter(|e| e.matches(k)) {
+        if let Some(e) = map.get(&hash).filter(|e| e.key.matches(source.key())) {
             let e = e.clone();
             drop(map);
-            e.state.lock().cfg = cfg.clone();
+            e.state.lock().source = source;
             return e;
         }
         let entry = Arc::new(Entry {
-            base_url: k.base_url.to_string(),
-            apikey: Secret::new(k.apikey),
-            client_id: k.client_id.map(str::to_string),
-            scope: k.scope.map(str::to_string),
+            key: source.key().clone(),
             state: Mutex::new(State {
                 token: None,
                 fetching: false,
                 waiters: Vec::new(),
-                cfg: cfg.clone(),
+                source,
                 retry_at: 0,
                 failures: 0,
             }),
@@ -349,7 +395,7 @@ impl TokenCache {
         entry
     }
 
-    /// A usable token for `entry`, waiting for IAM when there is none.
+    /// A usable token for `entry`, waiting for the service when there is none.
     pub async fn get(self: &Arc<Self>, entry: &Arc<Entry>) -> Result<Arc<Token>> {
         if let Some(t) = self.peek_entry(entry) {
             return Ok(t);
@@ -366,7 +412,7 @@ impl TokenCache {
             rx
         };
         rx.await
-            .unwrap_or_else(|_| Err(Error::Network("the token request was cancelled".into())))
+            .unwrap_or_else(|_| Err(Error::internal("the token request task went away")))
     }
 
     /// Drops the entry's token so the next call fetches a new one. With
@@ -426,9 +472,14 @@ impl TokenCache {
         t.fresh_for_ms(self.clock.now_ms())
     }
 
-    /// IAM requests started by this cache (each may make several attempts).
+    /// Token requests started by this cache (each may make several attempts).
     pub fn requests_started(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Token requests that failed (after their retries).
+    pub fn requests_failed(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
     }
 
     fn start_fetch(self: &Arc<Self>, entry: &Arc<Entry>, st: &mut State, why: &'static str) {
@@ -437,24 +488,25 @@ impl TokenCache {
         }
         st.fetching = true;
         self.requests.fetch_add(1, Ordering::Relaxed);
-        debug!(
-            "{why} for {} (key {})",
-            entry.base_url,
-            fingerprint(&entry.apikey)
-        );
-        let cfg = st.cfg.clone();
+        let source = st.source.clone();
+        debug!("{why} for {}", source.describe());
         let (cache, entry) = (self.clone(), entry.clone());
-        let sent = self.clock.now_ms();
         self.runtime.spawn(async move {
+            let sent = cache.clock.now_ms();
             // A panic must not leave the entry marked as fetching forever.
-            let res = unpanicked(exchange::request_token(&cfg, &entry.apikey)).await;
-            cache.settle(&entry, sent, res);
+            let res = unpanicked(source.fetch()).await;
+            let arrived = cache.clock.now_ms();
+            let res = res.and_then(|f| {
+                let wall = wall_secs();
+                let s = Schedule::new(&f, sent, arrived, wall)?;
+                Token::new(f, s, wall).map(Arc::new)
+            });
+            cache.settle(&entry, &*source, res);
         });
     }
 
-    fn settle(&self, entry: &Entry, sent: u64, res: Result<TokenResponse>) {
+    fn settle(&self, entry: &Entry, source: &dyn TokenSource, res: Result<Arc<Token>>) {
         let now = self.clock.now_ms();
-        let res = res.and_then(|r| Token::from_response(r, sent, wall_secs()).map(Arc::new));
         let waiters = {
             let mut st = entry.state.lock();
             st.fetching = false;
@@ -465,14 +517,15 @@ impl TokenCache {
                     st.retry_at = 0;
                 }
                 Err(e) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
                     st.failures = st.failures.saturating_add(1);
                     let backoff = (REFRESH_BACKOFF_BASE_MS
                         << st.failures.min(16).saturating_sub(1))
                     .min(REFRESH_BACKOFF_CAP_MS);
                     st.retry_at = now + backoff;
                     debug!(
-                        "token request for key {} failed ({}); background retry in {backoff} ms",
-                        fingerprint(&entry.apikey),
+                        "token request for {} failed ({}); background retry in {backoff} ms",
+                        source.describe(),
                         e.code()
                     );
                 }
@@ -505,12 +558,9 @@ fn wall_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// A short, one-way label for a key in log lines: the first 6 hex digits of
-/// its SHA-256 (the JS layer prints the same label).
-fn fingerprint(key: &Secret) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(key.expose().as_bytes());
-    format!("#{:02x}{:02x}{:02x}", d[0], d[1], d[2])
+/// The log label of a credential (see `source::fingerprint`).
+pub fn label(secret: &Secret) -> String {
+    fingerprint(secret.expose())
 }
 
 #[cfg(test)]

@@ -1,0 +1,324 @@
+//! IAM's API key grant: the `IamAuthenticator` token source, and the IAM
+//! wire exchange every IAM grant shares (form body in, token out, with the
+//! retry policy of `http` and IAM-shaped errors).
+
+use super::source::{fingerprint, BoxFuture, Canonical, Fetched, SourceKey, TokenSource};
+use crate::error::{Error, Result};
+use crate::http::{self, Attempt, RetryPolicy, Transport, TransportOptions};
+use crate::log::debug;
+use crate::secret::{scrub, Secret};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use std::fmt;
+use std::time::Duration;
+
+pub const DEFAULT_IAM_URL: &str = "https://iam.cloud.ibm.com";
+const TOKEN_PATH: &str = "/identity/token";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const APIKEY_GRANT: &str = "urn:ibm:params:oauth:grant-type:apikey";
+/// Statuses worth another attempt; 400/401/403 never are.
+const RETRY_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
+/// A token response is a few KiB; refuse to buffer anything absurd.
+const MAX_BODY: usize = 1 << 20;
+
+/// IAM settings as a caller gives them (the JS `IamOptions`), before validation.
+#[derive(Clone, Default)]
+pub struct IamOptions {
+    pub url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub scope: Option<String>,
+    pub transport: TransportOptions,
+}
+
+impl fmt::Debug for IamOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IamOptions")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("scope", &self.scope)
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+/// Validated settings for requests to IAM (any grant).
+#[derive(Clone)]
+pub struct IamConfig {
+    /// Canonical base URL (no trailing slash, no `/identity/token`).
+    pub base_url: String,
+    pub token_url: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub scope: Option<String>,
+    pub transport: Transport,
+}
+
+impl fmt::Debug for IamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IamConfig")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("scope", &self.scope)
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+/// The part of a configured IAM URL that identifies the service: trailing
+/// slashes and a `/identity/token` suffix removed.
+pub fn canonical_base(url: Option<&str>) -> &str {
+    let u = url.map(str::trim).unwrap_or(DEFAULT_IAM_URL);
+    let u = u.trim_end_matches('/');
+    u.strip_suffix(TOKEN_PATH)
+        .map(|s| s.trim_end_matches('/'))
+        .unwrap_or(u)
+}
+
+fn non_empty(s: &Option<String>) -> Option<String> {
+    s.as_ref().filter(|v| !v.is_empty()).cloned()
+}
+
+impl IamConfig {
+    pub fn new(o: &IamOptions) -> Result<Self> {
+        let base_url = canonical_base(o.url.as_deref()).to_string();
+        http::parse_service_url(&base_url, "url")?;
+        // Basic client credentials are sent only when both are given.
+        let (client_id, client_secret) = match (non_empty(&o.client_id), &o.client_secret) {
+            (Some(id), Some(s)) if !s.is_empty() => (Some(id), Some(s.clone())),
+            _ => (None, None),
+        };
+        Ok(IamConfig {
+            token_url: format!("{base_url}{TOKEN_PATH}"),
+            base_url,
+            client_id,
+            client_secret,
+            scope: non_empty(&o.scope),
+            transport: Transport::new(&o.transport, DEFAULT_TIMEOUT)?,
+        })
+    }
+
+    /// What identifies these settings in a cache key.
+    pub fn canonical(&self) -> Canonical {
+        let c = Canonical::new()
+            .part("url", Some(&self.base_url))
+            .part("client_id", self.client_id.as_deref())
+            .part(
+                "client_secret",
+                self.client_secret.as_ref().map(Secret::expose),
+            )
+            .part("scope", self.scope.as_deref());
+        self.transport.canonical(c)
+    }
+
+    /// One IAM token request with this grant's `form` fields (plus
+    /// `response_type=cloud_iam` and the scope), retried per the settings.
+    /// `secrets` are scrubbed from any message IAM echoes back.
+    pub async fn request(&self, form: &[(&str, &str)], secrets: &[&str]) -> Result<Fetched> {
+        let client = self.transport.http()?;
+        let body = {
+            let mut f = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in form {
+                f.append_pair(k, v);
+            }
+            f.append_pair("response_type", "cloud_iam");
+            if let Some(s) = &self.scope {
+                f.append_pair("scope", s);
+            }
+            Secret::new(f.finish())
+        };
+        http::with_retries(
+            RetryPolicy::new(self.transport.max_retries),
+            |_| self.attempt(&client, &body, secrets),
+            |n, e, d| debug!("IAM retry {n} in {d:?} after {}", e.code()),
+        )
+        .await
+    }
+
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        body: &Secret,
+        secrets: &[&str],
+    ) -> Attempt<Fetched> {
+        let mut req = client
+            .post(&self.token_url)
+            .headers(self.transport.headers.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ACCEPT, "application/json")
+            .timeout(self.transport.timeout)
+            .body(body.expose().to_string());
+        if let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) {
+            req = req.basic_auth(id, Some(secret.expose()));
+        }
+        let what = "IAM token request";
+        let answer = match http::Answer::read(req, what, MAX_BODY).await {
+            Ok(a) => a,
+            Err(e) => return http::transport_attempt(e),
+        };
+        debug!(
+            "IAM {} -> {} ({} bytes)",
+            self.token_url,
+            answer.status,
+            answer.body.len()
+        );
+        if answer.ok() {
+            return match serde_json::from_slice::<TokenResponse>(&answer.body) {
+                Ok(t) if !t.access_token.is_empty() => Attempt::Done(t.into_fetched(&answer)),
+                _ => Attempt::Fail(Error::BadResponse {
+                    status: answer.status,
+                    message: format!(
+                        "IAM answered {} without a usable access_token: {}",
+                        answer.status,
+                        answer.describe_body()
+                    ),
+                }),
+            };
+        }
+        let err = iam_error(&answer, secrets);
+        if RETRY_STATUSES.contains(&answer.status) {
+            Attempt::Retry(err, answer.retry_after)
+        } else {
+            Attempt::Fail(err)
+        }
+    }
+}
+
+/// IAM's success body.
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    expires_in: Option<f64>,
+    #[serde(default)]
+    expiration: Option<f64>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    ims_user_id: Option<serde_json::Value>,
+}
+
+impl TokenResponse {
+    fn into_fetched(mut self, a: &http::Answer) -> Fetched {
+        Fetched {
+            access_token: Secret::new(std::mem::take(&mut self.access_token)),
+            refresh_token: self.refresh_token.take().map(Secret::new),
+            token_type: self.token_type.take(),
+            expires_in: self.expires_in,
+            expiration: self.expiration,
+            scope: self.scope.take(),
+            ims_user_id: self.ims_user_id.as_ref().and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            }),
+            server_date: a.server_date,
+        }
+    }
+}
+
+impl Drop for TokenResponse {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.access_token.zeroize();
+        if let Some(r) = self.refresh_token.as_mut() {
+            r.zeroize();
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IamErrorBody {
+    #[serde(rename = "errorCode")]
+    error_code: Option<String>,
+    #[serde(rename = "errorMessage")]
+    error_message: Option<String>,
+    context: Option<IamErrorContext>,
+}
+
+#[derive(serde::Deserialize)]
+struct IamErrorContext {
+    #[serde(rename = "requestId")]
+    request_id: Option<String>,
+}
+
+fn iam_error(a: &http::Answer, secrets: &[&str]) -> Error {
+    let status = a.status;
+    let parsed = serde_json::from_slice::<IamErrorBody>(&a.body).ok();
+    let (code, msg, rid) = match parsed {
+        Some(b) => (
+            b.error_code,
+            b.error_message,
+            b.context.and_then(|c| c.request_id),
+        ),
+        None => (None, None, None),
+    };
+    let message = match (msg, &code) {
+        (Some(m), Some(c)) => format!("IAM answered {status}: {} ({c})", scrub(&m, secrets)),
+        (Some(m), None) => format!("IAM answered {status}: {}", scrub(&m, secrets)),
+        _ => format!("IAM answered {status} with {}", a.describe_body()),
+    };
+    Error::Iam {
+        status,
+        message,
+        iam_error_code: code,
+        request_id: rid.or_else(|| a.header("transaction-id")),
+    }
+}
+
+/// An API key and its IAM settings: `IamAuthenticator`'s token source.
+pub struct ApikeySource {
+    cfg: IamConfig,
+    key: SourceKey,
+}
+
+impl ApikeySource {
+    pub fn new(apikey: Secret, cfg: IamConfig) -> Result<Self> {
+        if apikey.is_empty() {
+            return Err(Error::invalid("apikey must be a non-empty string"));
+        }
+        let key = SourceKey {
+            kind: "iam",
+            credential: apikey,
+            settings: cfg.canonical().finish(),
+        };
+        Ok(ApikeySource { cfg, key })
+    }
+
+    pub fn config(&self) -> &IamConfig {
+        &self.cfg
+    }
+}
+
+impl TokenSource for ApikeySource {
+    fn key(&self) -> &SourceKey {
+        &self.key
+    }
+
+    fn fetch(&self) -> BoxFuture<'_, Result<Fetched>> {
+        Box::pin(async move {
+            let apikey = self.key.credential.expose();
+            self.cfg
+                .request(
+                    &[("grant_type", APIKEY_GRANT), ("apikey", apikey)],
+                    &[apikey],
+                )
+                .await
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "IAM {} key {}",
+            self.cfg.base_url,
+            fingerprint(self.key.credential.expose())
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

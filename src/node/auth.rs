@@ -1,0 +1,326 @@
+//! Tokens for JavaScript: `getIamToken`'s native half, the authenticator
+//! class, the cache's settings and figures, and the change counter the JS
+//! token memo watches.
+//!
+//! The hot path (`peekToken`, `NativeAuthenticator.peek`) is synchronous: a
+//! cached token is returned on the JS thread without touching tokio. Only a
+//! miss goes through the completion queue.
+
+use super::completion::{CompletionQueue, Outcome};
+use super::options::{self, Reader};
+use super::{internal, throw};
+use crate::auth::cache::{ChangeCell, Entry, Token};
+use crate::auth::global_cache;
+use crate::auth::iam::{ApikeySource, IamConfig};
+use crate::auth::source::TokenSource;
+use crate::error::Error;
+use crate::secret::Secret;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// What a token service said about a token.
+#[napi(object)]
+pub struct JsTokenInfo {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub expiration: i64,
+    pub scope: Option<String>,
+    pub refresh_token: Option<String>,
+    pub ims_user_id: Option<i64>,
+}
+
+impl From<&Token> for JsTokenInfo {
+    fn from(t: &Token) -> Self {
+        JsTokenInfo {
+            access_token: t.access_token.expose().to_string(),
+            token_type: t.token_type.clone(),
+            expires_in: t.expires_in,
+            expiration: t.expiration,
+            scope: t.scope.clone(),
+            refresh_token: t.refresh_token.as_ref().map(|s| s.expose().to_string()),
+            ims_user_id: t.ims_user_id,
+        }
+    }
+}
+
+/// A token as the JS hot path memoises it: `[serial, freshMs, text]`.
+type Peeked = (u32, f64, String);
+
+fn peeked(t: &Token) -> Peeked {
+    (
+        t.serial,
+        global_cache().fresh_for_ms(t) as f64,
+        t.access_token.expose().to_string(),
+    )
+}
+
+/// The IAM API key source for `getIamToken(apikey, options)`.
+fn apikey_source(apikey: Unknown, options: Option<Unknown>) -> crate::error::Result<ApikeySource> {
+    let apikey = Secret::from(options::string_arg(apikey, "apikey")?);
+    let r = Reader::new(options, "options")?;
+    let cfg = IamConfig::new(&options::iam(r.as_ref(), "url")?)?;
+    ApikeySource::new(apikey, cfg)
+}
+
+fn iam_authenticator(options: Unknown) -> crate::error::Result<ApikeySource> {
+    let Some(r) = Reader::new(Some(options), "options")? else {
+        return Err(Error::invalid("options must be an object with an apikey"));
+    };
+    let apikey = r.secret("apikey")?.unwrap_or_default();
+    ApikeySource::new(apikey, IamConfig::new(&options::iam(Some(&r), "url")?)?)
+}
+
+/// The cached, usable token for this key and these options as
+/// `[serial, freshMs, text]` (the text may be reused for `freshMs` unless
+/// the change counter moves), or null: then call `fetchToken`. Throws for
+/// invalid options.
+#[napi(ts_return_type = "[number, number, string] | null")]
+pub fn peek_token(
+    #[napi(ts_arg_type = "string")] apikey: Unknown,
+    #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
+) -> napi::Result<Option<Peeked>, String> {
+    let source = throw(apikey_source(apikey, options))?;
+    Ok(global_cache().peek(source.key()).map(|t| peeked(&t)))
+}
+
+/// The cold path of `getIamToken`/`getIamTokenInfo`: completes call `id`
+/// with the token's `JsTokenInfo` once the cache has one.
+#[napi]
+pub fn fetch_token(
+    queue: &CompletionQueue,
+    id: u32,
+    #[napi(ts_arg_type = "string")] apikey: Unknown,
+    #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
+) -> napi::Result<(), String> {
+    let source = throw(apikey_source(apikey, options))?;
+    let entry = global_cache().entry(Arc::new(source));
+    fetch_info(queue, id, entry);
+    Ok(())
+}
+
+/// Waits for a usable token for `entry` (the cache's single flight).
+fn fetch_info(queue: &CompletionQueue, id: u32, entry: Arc<Entry>) {
+    queue.inner.run(id, async move {
+        let t = global_cache().get(&entry).await?;
+        Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*t))))
+    });
+}
+
+/// A change count kept in memory the JS engine owns, where external
+/// buffers are not allowed (Electron's V8 memory cage). The buffer is held
+/// by a strong reference for the life of its environment, whose cleanup
+/// hook unsubscribes it before the memory can go.
+struct EngineCell(*const AtomicU32);
+
+// SAFETY: the pointer is to 4 aligned bytes that stay allocated while the
+// cell is subscribed (see above); they are only touched atomically.
+unsafe impl Send for EngineCell {}
+unsafe impl Sync for EngineCell {}
+
+impl ChangeCell for EngineCell {
+    fn bump(&self) {
+        // SAFETY: see the type's comment.
+        unsafe { (*self.0).fetch_add(1, Ordering::Release) };
+    }
+}
+
+/// Set to act as if external buffers were not allowed (tests of that path).
+const NO_EXTERNAL_BUFFERS_VAR: &str = "WML_NATIVE_TEST_NO_EXTERNAL_BUFFERS";
+
+unsafe extern "C" fn release_cell(
+    _env: sys::napi_env,
+    _data: *mut std::ffi::c_void,
+    hint: *mut std::ffi::c_void,
+) {
+    // SAFETY: `hint` is the Box made in `change_counter`, released once here.
+    let cell: Box<Arc<dyn ChangeCell>> = unsafe { Box::from_raw(hint.cast()) };
+    global_cache().changes.unsubscribe(&cell);
+}
+
+/// This JS environment's change counter: a one-element Uint32Array that the
+/// cache bumps whenever a token is replaced or dropped. Its memory is ours
+/// (an external buffer), or, where the engine forbids external buffers, the
+/// engine's own.
+#[napi(ts_return_type = "Uint32Array")]
+pub fn change_counter(env: &Env) -> napi::Result<Unknown<'_>, String> {
+    let raw = env.raw();
+    let mut buffer = std::ptr::null_mut();
+    let cell = Arc::new(AtomicU32::new(0));
+    let forbid = std::env::var_os(NO_EXTERNAL_BUFFERS_VAR).is_some_and(|v| !v.is_empty());
+    let status = if forbid {
+        sys::Status::napi_no_external_buffers_allowed
+    } else {
+        let as_dyn: Arc<dyn ChangeCell> = cell.clone();
+        let hint = Box::into_raw(Box::new(as_dyn));
+        // SAFETY: the data pointer stays valid while `hint` (which owns an
+        // Arc of the cell) lives; the finalizer releases it.
+        let status = unsafe {
+            sys::napi_create_external_arraybuffer(
+                raw,
+                cell.as_ptr().cast(),
+                4,
+                Some(release_cell),
+                hint.cast(),
+                &mut buffer,
+            )
+        };
+        if status == sys::Status::napi_ok {
+            // SAFETY: `hint` is live until the finalizer runs.
+            global_cache().changes.subscribe(unsafe { (*hint).clone() });
+        } else {
+            // SAFETY: not handed to the engine; reclaim it.
+            drop(unsafe { Box::from_raw(hint) });
+        }
+        status
+    };
+    if status == sys::Status::napi_no_external_buffers_allowed {
+        crate::log::debug!(
+            "external buffers are not allowed here: the token change counter lives in engine memory"
+        );
+        let mut data = std::ptr::null_mut();
+        // SAFETY: plain napi calls on the JS thread.
+        check(unsafe { sys::napi_create_arraybuffer(raw, 4, &mut data, &mut buffer) })?;
+        let mut keep = std::ptr::null_mut();
+        check(unsafe { sys::napi_create_reference(raw, buffer, 1, &mut keep) })?;
+        let cell: Arc<dyn ChangeCell> = Arc::new(EngineCell(data.cast()));
+        global_cache().changes.subscribe(cell.clone());
+        env.add_env_cleanup_hook(cell, |c| global_cache().changes.unsubscribe(&c))
+            .map_err(internal)?;
+    } else {
+        check(status)?;
+    }
+    let mut array = std::ptr::null_mut();
+    check(unsafe {
+        sys::napi_create_typedarray(
+            raw,
+            sys::TypedarrayType::uint32_array,
+            1,
+            buffer,
+            0,
+            &mut array,
+        )
+    })?;
+    // SAFETY: a value just created in this env.
+    Ok(unsafe { Unknown::from_raw_unchecked(raw, array) })
+}
+
+fn check(status: sys::napi_status) -> napi::Result<(), String> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(internal(napi::Error::from_status(Status::from(status))))
+    }
+}
+
+#[napi]
+pub fn clear_token_cache() {
+    global_cache().clear();
+}
+
+#[napi(object)]
+pub struct TokenCacheStats {
+    pub size: u32,
+    pub capacity: u32,
+    /// Token requests started (each may take several attempts).
+    pub requests: i64,
+    /// Token requests that failed after their retries.
+    pub failures: i64,
+}
+
+#[napi]
+pub fn token_cache_stats() -> TokenCacheStats {
+    let c = global_cache();
+    TokenCacheStats {
+        size: c.len() as u32,
+        capacity: c.capacity() as u32,
+        requests: c.requests_started() as i64,
+        failures: c.requests_failed() as i64,
+    }
+}
+
+/// `configureTokenCache(options)`: `maxEntries`.
+#[napi]
+pub fn configure_token_cache(
+    #[napi(ts_arg_type = "{ maxEntries?: number }")] options: Unknown,
+) -> napi::Result<(), String> {
+    throw(configure(options))
+}
+
+fn configure(options: Unknown) -> crate::error::Result<()> {
+    let Some(r) = Reader::new(Some(options), "options")? else {
+        return Err(Error::invalid("options must be an object"));
+    };
+    if let Some(n) = r.number("maxEntries")? {
+        if !(n.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&n)) {
+            return Err(Error::invalid(
+                "options.maxEntries must be a whole number >= 1",
+            ));
+        }
+        global_cache().set_capacity(n as usize);
+    }
+    Ok(())
+}
+
+/// A credential and its settings, holding its cache entry: the native half
+/// of every authenticator class.
+#[napi]
+pub struct NativeAuthenticator {
+    source: Arc<dyn TokenSource>,
+    entry: Arc<Entry>,
+}
+
+impl NativeAuthenticator {
+    fn from_source(source: Arc<dyn TokenSource>) -> Self {
+        let entry = global_cache().entry(source.clone());
+        NativeAuthenticator { source, entry }
+    }
+
+    /// The token source, for a `WmlClient` that uses this authenticator.
+    pub(crate) fn source(&self) -> Arc<dyn TokenSource> {
+        self.source.clone()
+    }
+
+    /// The entry, re-resolved if the cache has dropped it.
+    fn current(&mut self) -> &Arc<Entry> {
+        if self.entry.is_evicted() {
+            self.entry = global_cache().entry(self.source.clone());
+        }
+        &self.entry
+    }
+}
+
+#[napi]
+impl NativeAuthenticator {
+    /// An IAM API key (`IamAuthenticator`): `{ apikey, ...IamOptions }`.
+    #[napi(factory)]
+    pub fn iam(
+        #[napi(ts_arg_type = "IamOptions & { apikey: string }")] options: Unknown,
+    ) -> napi::Result<Self, String> {
+        let source = throw(iam_authenticator(options))?;
+        Ok(Self::from_source(Arc::new(source)))
+    }
+
+    /// As `peekToken`: `[serial, freshMs, text]` or null.
+    #[napi(ts_return_type = "[number, number, string] | null")]
+    pub fn peek(&mut self) -> Option<Peeked> {
+        global_cache()
+            .peek_entry(self.current())
+            .map(|t| peeked(&t))
+    }
+
+    /// Completes call `id` with the token's `JsTokenInfo`.
+    #[napi]
+    pub fn fetch(&mut self, queue: &CompletionQueue, id: u32) {
+        let entry = self.current().clone();
+        fetch_info(queue, id, entry);
+    }
+
+    #[napi]
+    pub fn invalidate(&mut self) {
+        let entry = self.current().clone();
+        global_cache().invalidate(&entry, None);
+    }
+}

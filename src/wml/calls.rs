@@ -1,0 +1,182 @@
+//! The exchange with the service: the retry policy, the one token refresh
+//! after a 401, the whole-call deadline and cancellation.
+
+use super::client::{Bearer, Op, WmlClient};
+use super::errors;
+use crate::auth::cache::Token;
+use crate::error::{Error, Result};
+use crate::http::{self, Attempt, RetryPolicy};
+use crate::log::debug;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Statuses worth another attempt; 400, 403 and 404 never are.
+const RETRY_STATUSES: [u16; 5] = [429, 502, 503, 504, 520];
+const MAX_RESPONSE: usize = 256 << 20;
+
+impl WmlClient {
+    /// `POST /ml/v4/deployments/{id}/predictions`: the response body text.
+    pub async fn score(&self, id: &str, body: Bytes, o: &super::CallOptions) -> Result<String> {
+        self.call(Op::Score, id, body, o).await
+    }
+
+    /// `POST /ml/v1/deployments/{id}/text/generation`: the response body text.
+    pub async fn generate(&self, id: &str, body: Bytes, o: &super::CallOptions) -> Result<String> {
+        self.call(Op::Generate, id, body, o).await
+    }
+
+    /// One plain call: the response body text.
+    pub async fn call(
+        &self,
+        op: Op,
+        id: &str,
+        body: Bytes,
+        o: &super::CallOptions,
+    ) -> Result<String> {
+        let url = self.url(op, id)?;
+        let work = async {
+            let (resp, _) = self.send_with_token(op, &url, &body, o).await?;
+            read_text(resp).await
+        };
+        guard(work, o.cancel.as_ref(), self.deadline(o)).await
+    }
+
+    /// The bound on a whole call: the call's own, else the client's.
+    pub(super) fn deadline(&self, o: &super::CallOptions) -> Duration {
+        o.timeout.unwrap_or(self.transport.timeout)
+    }
+
+    /// Sends with the retry policy; a 401 with a cached token refreshes it
+    /// and tries once more.
+    pub(super) async fn send_with_token(
+        &self,
+        op: Op,
+        url: &reqwest::Url,
+        body: &Bytes,
+        o: &super::CallOptions,
+    ) -> Result<(reqwest::Response, Bearer)> {
+        match self.send_retrying(op, url, body, o).await {
+            Err((Error::Wml { status: 401, .. }, Some(rejected))) => {
+                debug!("WML answered 401: refreshing the token and trying once more");
+                if let Some(hook) = self.rejection_hook(Some(rejected)) {
+                    hook();
+                }
+                self.send_retrying(op, url, body, o)
+                    .await
+                    .map_err(|(e, _)| e)
+            }
+            r => r.map_err(|(e, _)| e),
+        }
+    }
+
+    /// The retry loop. An error comes with the cached token it was sent with.
+    async fn send_retrying(
+        &self,
+        op: Op,
+        url: &reqwest::Url,
+        body: &Bytes,
+        o: &super::CallOptions,
+    ) -> std::result::Result<(reqwest::Response, Bearer), (Error, Option<Arc<Token>>)> {
+        let used: Mutex<Option<Arc<Token>>> = Mutex::new(None);
+        let r = http::with_retries(
+            RetryPolicy::new(self.transport.max_retries),
+            |_| async {
+                let bearer = match self.bearer().await {
+                    Ok(b) => b,
+                    Err(e) => return Attempt::Fail(e),
+                };
+                *used.lock() = bearer.token.clone();
+                let mut req = self
+                    .http
+                    .request(op.method(), url.clone())
+                    .headers(self.transport.headers.clone())
+                    .header(AUTHORIZATION, bearer.header.clone())
+                    .header(ACCEPT, op.accept());
+                if op.method() == reqwest::Method::POST {
+                    req = req
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.clone());
+                }
+                for (k, v) in &o.headers {
+                    req = req.header(k, v);
+                }
+                let resp = match req.send().await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return http::transport_attempt(http::transport_error(&e, "WML request"))
+                    }
+                };
+                let status = resp.status().as_u16();
+                debug!("WML {} {} -> {status}", op.method(), url.path());
+                if (200..300).contains(&status) {
+                    return Attempt::Done((resp, bearer));
+                }
+                let err =
+                    match http::Answer::from_response(resp, "WML response", errors::MAX_ERROR_BODY)
+                        .await
+                    {
+                        Ok(a) => {
+                            let err = errors::from_answer(&a, bearer.secret_text().as_deref());
+                            if RETRY_STATUSES.contains(&status) {
+                                return Attempt::Retry(err, a.retry_after);
+                            }
+                            err
+                        }
+                        Err(e) => return http::transport_attempt(e),
+                    };
+                Attempt::Fail(err)
+            },
+            |n, e, d| debug!("WML retry {n} in {d:?} after {}", e.code()),
+        )
+        .await;
+        r.map_err(|e| (e, used.lock().take()))
+    }
+}
+
+/// Runs `work` bounded by `timeout` and stopped by `cancel`; dropping the
+/// work closes its connection.
+pub(super) async fn guard<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    cancel: Option<&CancellationToken>,
+    timeout: Duration,
+) -> Result<T> {
+    let bounded = async {
+        tokio::time::timeout(timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout(format!(
+                    "the call did not finish within {} ms",
+                    timeout.as_millis()
+                )))
+            })
+    };
+    match cancel {
+        Some(c) => tokio::select! {
+            biased;
+            _ = c.cancelled() => Err(Error::Aborted),
+            r = bounded => r,
+        },
+        None => bounded.await,
+    }
+}
+
+async fn read_text(resp: reqwest::Response) -> Result<String> {
+    let status = resp.status().as_u16();
+    let (body, complete) = http::read_body(resp, MAX_RESPONSE)
+        .await
+        .map_err(|e| http::transport_error(&e, "WML response"))?;
+    if !complete {
+        return Err(Error::BadResponse {
+            status,
+            message: format!("the response is larger than {MAX_RESPONSE} bytes"),
+        });
+    }
+    String::from_utf8(body).map_err(|_| Error::BadResponse {
+        status,
+        message: "the response is not UTF-8 text".into(),
+    })
+}
