@@ -1,12 +1,11 @@
 // TLS (rustls), proxies, and process exit.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
-import net from 'node:net'
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { assertNoSecrets } from './helpers/secrets.mjs'
+import { startProxy } from './helpers/proxy.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -89,37 +88,6 @@ test('a script whose token call fails also exits, with the rejection', async () 
   assert.equal(r.code, 0, r.err)
   assert.equal(r.out.trim(), 'ERR_IAM')
 })
-
-async function startProxy() {
-  const seen = []
-  const proxy = http.createServer((req, res) => {
-    seen.push(req.url)
-    const u = new URL(req.url)
-    const up = http.request(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method: req.method, headers: req.headers },
-      (r) => {
-        res.writeHead(r.statusCode, r.headers)
-        r.pipe(res)
-      },
-    )
-    up.on('error', () => res.destroy())
-    req.pipe(up)
-  })
-  proxy.on('connect', (req, sock, head) => {
-    seen.push(`CONNECT ${req.url}`)
-    const [host, port] = req.url.split(':')
-    const up = net.connect(Number(port), host, () => {
-      sock.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-      up.write(head)
-      up.pipe(sock)
-      sock.pipe(up)
-    })
-    up.on('error', () => sock.destroy())
-    sock.on('error', () => up.destroy())
-  })
-  await new Promise((r) => proxy.listen(0, '127.0.0.1', r))
-  return { url: `http://127.0.0.1:${proxy.address().port}`, seen, close: () => new Promise((r) => { proxy.closeAllConnections?.(); proxy.close(r) }) }
-}
 
 test('HTTPS_PROXY / HTTP_PROXY are honoured, and NO_PROXY bypasses them', async () => {
   const proxy = await startProxy()

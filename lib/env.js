@@ -73,7 +73,7 @@ function credentialsFromEnv(serviceName = 'WML', where = {}) {
   const authType = get(authTypeName)?.toLowerCase()
   if (authType !== undefined && !AUTH_TYPES.includes(authType)) {
     // The value of AUTH_TYPE is not a secret; quote it only if it looks like a word.
-    const shown = /^[A-Za-z0-9_-]{1,32}$/.test(get(authTypeName)) ? ` "${get(authTypeName)}"` : ''
+    const shown = /^[A-Za-z0-9_-]{1,32}$/.test(get(authTypeName) ?? '') ? ` "${get(authTypeName)}"` : ''
     throw invalid(`${prefix}${authTypeName}${shown} is not supported: use "iam" (with ${prefix}APIKEY) or "bearerToken" (with ${prefix}BEARER_TOKEN)`)
   }
 
@@ -166,7 +166,7 @@ function readFile(file) {
   try {
     return fs.readFileSync(file, 'utf8')
   } catch (e) {
-    throw invalid(`cannot read the credentials file ${file} (${e.code || 'error'})`)
+    throw invalid(`cannot read the credentials file ${file} (${/** @type {NodeJS.ErrnoException} */ (e).code || 'error'})`)
   }
 }
 

@@ -466,3 +466,46 @@ fn schedule_from_the_issuers_clock_without_a_date_header_uses_iat() {
     // Local wall clock skew plays no part: only the issuer's times count.
     assert_eq!(Schedule::new(&dated, 100, 300, 9_999_999).unwrap(), s);
 }
+
+/// A source whose fetch panics: a bug must surface as ERR_INTERNAL to every
+/// waiter, once, and never be retried as if it were a network failure.
+struct Panicking {
+    key: SourceKey,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl TokenSource for Panicking {
+    fn key(&self) -> &SourceKey {
+        &self.key
+    }
+
+    fn fetch(&self) -> crate::auth::source::BoxFuture<'_, Result<Fetched>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { panic!("a bug") })
+    }
+
+    fn describe(&self) -> String {
+        "panicking".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_err_internal_for_every_waiter_and_not_retried() {
+    let f = fixture(3.0).await;
+    let source = Arc::new(Panicking {
+        key: SourceKey {
+            kind: "test",
+            credential: Secret::new("c"),
+            settings: Secret::new("s"),
+        },
+        calls: Default::default(),
+    });
+    let e = f.cache.entry(source.clone());
+    let calls = (0..20).map(|_| f.cache.get(&e));
+    for r in futures_util::future::join_all(calls).await {
+        let err = r.unwrap_err();
+        assert_eq!(err.code(), "ERR_INTERNAL");
+        assert!(err.message().contains("please report it"));
+    }
+    assert_eq!(source.calls.load(Ordering::SeqCst), 1);
+}
