@@ -68,14 +68,15 @@ describe('IAM cr-token grant', () => {
       [{ grant_type: GRANT.crToken, cr_token: 'cr' }, 'BXNIM0109E', /profile_id/],
       [{ grant_type: GRANT.crToken, cr_token: 'invalid-cr', profile_id: PROFILE.id }, 'BXNIM0481E', /compute resource token/],
       [{ grant_type: GRANT.crToken, cr_token: 'revoked-cr', profile_id: PROFILE.id }, 'BXNIM0481E', /compute resource token/],
-      [{ grant_type: GRANT.crToken, cr_token: 'cr', profile_id: 'Profile-nope' }, 'BXNIM0484E', /Profile-nope/],
-      [{ grant_type: GRANT.crToken, cr_token: 'cr', profile_name: 'nope' }, 'BXNIM0484E', /nope/],
+      [{ grant_type: GRANT.crToken, cr_token: 'cr', profile_id: 'Profile-nope' }, 'BXNIM0398E', /Profile-nope/],
+      [{ grant_type: GRANT.crToken, cr_token: 'cr', profile_name: 'nope' }, 'BXNIM0398E', /nope/],
     ]
     for (const [form, code, message] of cases) {
       const { status, body } = await json(iamPost(server, form))
       assert.equal(status, 400, JSON.stringify(form))
       assertIamError(body, code)
-      assert.match(body.errorMessage, message)
+      assert.match(body.errorDetails || body.errorMessage, message)
+      if (code === 'BXNIM0398E') assert.equal(body.errorMessage, 'Selected trusted profile not eligible.')
     }
   })
 
@@ -127,7 +128,7 @@ describe('IAM assume grant', () => {
       [{ access_token: identity, profile_id: PROFILE.id }, 'BXNIM0407E'],
       [{ access_token: expired, profile_id: PROFILE.id }, 'BXNIM0407E'],
       [{ access_token: userToken, profile_name: PROFILE.name }, 'BXNIM0109E'],
-      [{ access_token: userToken, profile_name: PROFILE.name, account: 'other-account' }, 'BXNIM0484E'],
+      [{ access_token: userToken, profile_name: PROFILE.name, account: 'other-account' }, 'BXNIM0398E'],
       [{ access_token: userToken }, 'BXNIM0109E'],
     ]
     for (const [form, code] of cases) {
@@ -172,11 +173,19 @@ describe('VPC instance metadata', () => {
     assertVpcError(r.body, 400, 'validation_required_field_missing', 'Metadata-Flavor')
     r = await vpcToken(server, { version: null })
     assertVpcError(r.body, 400, 'validation_required_field_missing', 'version')
+    r = await vpcToken(server, { version: '2025-08-26' })
+    assertVpcError(r.body, 400, 'invalid_value', 'version')
+    assert.match(r.body.errors[0].message, /\/identity\/v1\//)
     for (const expires of [4, 3601, 'x']) {
       r = await vpcToken(server, { body: { expires_in: expires } })
       assert.equal(r.status, 400)
-      assertVpcError(r.body, 400, 'validation_invalid_argument', 'expires_in')
+      assertVpcError(r.body, 400, 'invalid_value', 'expires_in')
     }
+    assert.equal(r.body.errors[0].target.type, 'field')
+    r = await vpcToken(server, { body: { expires_in: 7200 } })
+    assert.equal(r.body.errors[0].message, 'The `expires_in` field must not exceed `3600`.')
+    assert.equal(r.body.errors[0].target.value, '7200')
+    assert.equal(r.body.errors[0].more_info, 'https://cloud.ibm.com/docs/vpc?topic=vpc-imd-configure-service')
     r = await json(jsonRequest(server, '/instance_identity/v1/token', {}, { headers: { 'Metadata-Flavor': 'ibm' } }))
     assert.equal(r.status, 405)
     assert.equal(r.headers.get('allow'), 'PUT')
@@ -185,7 +194,7 @@ describe('VPC instance metadata', () => {
 
   test('POST /instance_identity/v1/iam_token trades the identity token for an IAM token WML accepts', async () => {
     const identity = (await vpcToken(server)).body.access_token
-    for (const body of [undefined, { trusted_profile: { id: PROFILE.id } }, { trusted_profile: { crn: PROFILE.crn } }]) {
+    for (const body of [undefined, { trusted_profile: { id: PROFILE.id } }, { trusted_profile: { crn: PROFILE.crn } }, { trusted_profile: { name: PROFILE.name } }]) {
       const r = await vpcIamToken(server, identity, body)
       assert.equal(r.status, 200, JSON.stringify(r.body))
       assert.deepEqual(Object.keys(r.body).sort(), ['access_token', 'created_at', 'expires_at', 'expires_in'])
@@ -197,7 +206,7 @@ describe('VPC instance metadata', () => {
     }
     const v2 = await vpcIamToken(server, identity, undefined, { path: '/identity/v1/iam_tokens' })
     assert.equal(v2.status, 200)
-    assert.equal(server.requests('vpc_iam_token').length, 4)
+    assert.equal(server.requests('vpc_iam_token').length, 5)
   })
 
   test('iam_token errors: bearer missing, not an identity token, unknown or ambiguous profile', async () => {
@@ -209,7 +218,7 @@ describe('VPC instance metadata', () => {
     r = await vpcIamToken(server, identity, { trusted_profile: { id: 'Profile-nope' } })
     assertVpcError(r.body, 404, 'trusted_profile_not_found', 'trusted_profile')
     r = await vpcIamToken(server, identity, { trusted_profile: { id: PROFILE.id, crn: PROFILE.crn } })
-    assertVpcError(r.body, 400, 'validation_invalid_argument', 'trusted_profile')
+    assertVpcError(r.body, 400, 'invalid_value', 'trusted_profile')
   })
 })
 

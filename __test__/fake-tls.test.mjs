@@ -6,10 +6,9 @@ import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { startFakeServer, FIXTURES } from '../testing/index.mjs'
-import { GRANT, rawRequest } from './helpers/fake-http.mjs'
+import { GRANT, rawRequest, startCli } from './helpers/fake-http.mjs'
 
 const CLI = fileURLToPath(new URL('../testing/cli.js', import.meta.url))
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' }
@@ -97,17 +96,8 @@ describe('negative TLS fixtures', () => {
   })
 
   test('cli.js --tls=self-signed prints the certificate to trust', async () => {
-    const child = spawn(process.execPath, [CLI, '--tls=self-signed', '--token-issued-ago', '100', '--no-date'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)))
+    const { child, line, exited } = await startCli(CLI, ['--tls=self-signed', '--token-issued-ago', '100', '--no-date'])
     try {
-      const line = await new Promise((resolve, reject) => {
-        let out = ''
-        child.stdout.on('data', (c) => {
-          out += c
-          if (out.includes('\n')) resolve(out)
-        })
-        child.on('exit', () => reject(new Error(`cli exited early: ${out}`)))
-      })
       const info = JSON.parse(line)
       assert.equal(info.ca, FIXTURES.selfSigned)
       const res = await rawRequest(`${info.url}/identity/token`, { method: 'POST', headers: FORM, body: BODY, ca: fs.readFileSync(info.ca) })
@@ -118,6 +108,6 @@ describe('negative TLS fixtures', () => {
     } finally {
       child.kill('SIGTERM')
     }
-    assert.equal(await exited, 0)
+    assert.deepEqual(await exited, { code: 0, signal: null })
   })
 })

@@ -178,6 +178,8 @@ describe('chat', () => {
     }
     const unknown = await post('/ml/v1/text/chat', chatBody({ model_id: 'acme/no-such-model', messages: [user('x')] }))
     assert.equal(unknown.body.errors[0].message, "Model 'acme/no-such-model' is not supported")
+    const embedding = await post('/ml/v1/text/chat', chatBody({ model_id: EMBED, messages: [user('x')] }))
+    assert.equal(embedding.body.errors[0].message, `Model '${EMBED}' does not support function 'function_text_chat'`)
     assert.equal((await post('/ml/v1/text/chat', chatBody({ messages: [user('x')] }), { token: 'bad' })).status, 401)
     assert.equal((await post('/ml/v1/text/chat', chatBody({ messages: [user('x')] }), { version: null })).status, 400)
   })

@@ -281,13 +281,18 @@ export interface IssueTokenOptions {
  *   Answers `{access_token, refresh_token: 'not_supported', ims_user_id (apikey grant only), token_type: 'Bearer',
  *   expires_in, expiration, scope}`. Errors `{errorCode, errorMessage, context}`: `BXNIM0415E` unknown API key,
  *   `BXNIM0109E` missing property, `BXNIM0308E` missing/unsupported grant, `BXNIM0105E` not form-urlencoded,
- *   `BXNIM0345E` bad Basic auth, `BXNIM0481E` invalid cr token, `BXNIM0484E` unknown trusted profile,
- *   `BXNIM0407E` invalid or expired `access_token` (the last three codes are the fake's choice).
+ *   `BXNIM0345E` bad Basic auth, `BXNIM0398E` "Selected trusted profile not eligible." (+ `errorDetails`) for a
+ *   profile it does not know, `BXNIM0481E` invalid cr token, `BXNIM0407E` invalid or expired `access_token`
+ *   (the last two codes are the fake's choice: IAM's are not documented).
  * - VPC metadata `PUT /instance_identity/v1/token?version=` (`Metadata-Flavor: ibm`, JSON `{expires_in}` 5..3600,
  *   default 300) -> `{access_token, created_at, expires_at, expires_in}` (an instance identity token, not accepted
  *   by WML); `POST /instance_identity/v1/iam_token?version=` (`Authorization: Bearer <identity token>`, optional
- *   `{trusted_profile: {id} | {crn}}`, default the first trusted profile) -> the same shape with an IAM token.
- *   Errors `{errors:[{code, message, more_info, target?}], trace, status_code}`.
+ *   `{trusted_profile: {id} | {crn} | {name}}`, default the first trusted profile) -> the same shape with an IAM
+ *   token. The 2025-08-26 paths `/identity/v1/token` and `/identity/v1/iam_tokens` work the same; versions from
+ *   2025-07-15 on are refused on the `/instance_identity/` paths. Errors `{errors:[{code, message, more_info,
+ *   target?: {name, type, value?}}], trace, status_code}`: `invalid_value` (e.g. `expires_in` out of range),
+ *   `validation_required_field_missing` (`version`, `Metadata-Flavor`), 401 `not_authorized`, 404
+ *   `trusted_profile_not_found`.
  * - CPD `POST /icp4d-api/v1/authorize` JSON `{username, password}` or `{username, api_key}` ->
  *   `{_messageCode_: '200', message: 'Success', token}`; wrong credentials `401 {_messageCode_: '401', message}`.
  * - MCSP `POST /siusermgr/api/1.0/apikeys/token` (and the `/api/2.0/...` paths) JSON `{apikey}` ->

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import https from 'node:https'
+import { spawn } from 'node:child_process'
 
 export const VERSION = '2024-05-01'
 export const GRANT = {
@@ -107,18 +108,49 @@ export function assertVpcError(body, status, code, targetName) {
   if (targetName) assert.equal(body.errors[0].target.name, targetName)
 }
 
-/** Raw http(s) request (for TLS options and Date headers): resolves `{ status, headers, body }`, rejects on socket/TLS errors. */
-export function rawRequest(url, { method = 'GET', headers = {}, body, ca, servername } = {}) {
+/**
+ * Raw http(s) request that records how the body arrived: resolves
+ * `{ status, headers, chunks, body }`; rejects on socket/TLS errors, and on a
+ * cut response with `err.partial` (the bytes received) and `err.status`.
+ */
+export function rawRequest(url, { method = 'POST', headers = {}, body, ca, servername, agent = false, onChunk } = {}) {
   const u = new URL(url)
   const lib = u.protocol === 'https:' ? https : http
   return new Promise((resolve, reject) => {
-    const req = lib.request(u, { method, headers, ca, servername, agent: false }, (res) => {
+    const req = lib.request(u, { method, headers, ca, servername, agent }, (res) => {
       const chunks = []
-      res.on('data', (c) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }))
-      res.on('error', reject)
+      res.on('data', (c) => {
+        chunks.push(c)
+        if (onChunk) onChunk(c, req, res)
+      })
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, chunks, body: Buffer.concat(chunks).toString() }))
+      res.on('error', (err) => { err.partial = Buffer.concat(chunks); err.status = res.statusCode; reject(err) })
+      res.on('aborted', () => {
+        const err = new Error('response aborted')
+        err.partial = Buffer.concat(chunks)
+        err.status = res.statusCode
+        reject(err)
+      })
     })
     req.on('error', reject)
     req.end(body)
   })
+}
+
+/**
+ * Runs testing/cli.js with `args`; resolves `{ child, line, exited }` once it
+ * printed its first line (`exited` resolves `{ code, signal }`).
+ */
+export async function startCli(cli, args) {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  const line = await new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (c) => {
+      out += c
+      if (out.includes('\n')) resolve(out)
+    })
+    child.on('exit', () => reject(new Error(`cli exited early: ${out}`)))
+  })
+  return { child, line, exited }
 }

@@ -7,7 +7,7 @@ const { randomHex, iamTimestamp, jsonReply } = require('./util')
 
 const MORE_INFO = 'https://cloud.ibm.com/apidocs/machine-learning'
 const WATSONX_MORE_INFO = 'https://cloud.ibm.com/apidocs/watsonx-ai'
-const VPC_MORE_INFO = 'https://cloud.ibm.com/apidocs/vpc-metadata'
+const VPC_MORE_INFO = 'https://cloud.ibm.com/docs/vpc?topic=vpc-imd-configure-service'
 
 const WML_DEFAULT_ERRORS = {
   400: ['invalid_input_argument', 'Invalid input argument.'],
@@ -91,13 +91,14 @@ function wmlError(ctx, status, code, message, extraHeaders) {
 }
 
 /** An IAM-shaped JSON error reply (with a Transaction-Id header). MCSP answers in this shape too. */
-function iamError(ctx, status, code, message, extraHeaders) {
+function iamError(ctx, status, code, message, extraHeaders, errorDetails) {
   const [defCode, defMessage] = iamDefaultError(status)
   const requestId = `fake-${crypto.randomUUID()}`
   const end = ctx.clock()
   const body = {
     errorCode: code || defCode,
     errorMessage: message || defMessage,
+    ...(errorDetails ? { errorDetails } : {}),
     context: {
       requestId,
       requestType: (ctx.route && ctx.route.requestType) || 'incoming.Identity_Token',

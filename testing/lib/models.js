@@ -48,7 +48,7 @@ const DEFAULT_MODELS = Object.freeze([
   }),
   spec({
     id: 'ibm/granite-3-8b-instruct', provider: 'IBM', functions: ['autoai_rag', 'text_chat', 'text_generation'],
-    params: '8b', tier: 'class_12', limits: { max_sequence_length: 131072, max_output_tokens: 8192 },
+    params: '8b', tier: 'class_1', limits: { max_sequence_length: 131072, max_output_tokens: 8192 },
     released: '2024-10-21', version: '1.1.0', description: 'Granite 3.0 8B instruct: chat, tool calling, RAG.',
     languages: ['en', 'de', 'es', 'fr', 'ja', 'pt', 'ar', 'cs', 'it', 'ko', 'nl', 'zh'],
     tasks: ['question_answering', 'summarization', 'retrieval_augmented_generation', 'classification', 'generation',
@@ -80,7 +80,7 @@ const DEFAULT_MODELS = Object.freeze([
   }),
   spec({
     id: 'cross-encoder/ms-marco-minilm-l-12-v2', provider: 'cross-encoder', source: 'Hugging Face', functions: ['rerank'],
-    params: '33.4m', tier: 'class_11', limits: { max_sequence_length: 512 }, released: '2024-10-01', version: '2.0.0',
+    params: '33.4m', tier: 'class_c1', limits: { max_sequence_length: 512 }, released: '2024-10-01', version: '2.0.0',
     description: 'MS MARCO MiniLM L-12 v2 cross-encoder for reranking passages against a query.',
     tasks: ['retrieval_augmented_generation'],
   }),

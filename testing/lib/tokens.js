@@ -82,6 +82,7 @@ class TokenIssuer {
 
 /** Claims of an IAM token for an API key (user) or a trusted profile. */
 function iamClaims({ apikey, profile, grant = GRANTS.apikey }) {
+  const common = { iss: ISSUERS.iam, grant_type: grant, scope: 'ibm openid', client_id: 'default', acr: 1, amr: ['pwd'] }
   if (profile) {
     const iamId = `iam-${profile.id}`
     return {
@@ -96,12 +97,7 @@ function iamClaims({ apikey, profile, grant = GRANTS.apikey }) {
       authn: { sub: profile.id, iam_id: iamId, name: profile.name },
       account: { valid: true, bss: profile.account, frozen: true },
       profile_id: profile.id,
-      iss: ISSUERS.iam,
-      grant_type: grant,
-      scope: 'ibm openid',
-      client_id: 'default',
-      acr: 1,
-      amr: ['pwd'],
+      ...common,
     }
   }
   const hash = sha256Hex(apikey ?? 'fake-apikey')
@@ -120,12 +116,7 @@ function iamClaims({ apikey, profile, grant = GRANTS.apikey }) {
     sub_type: 'Apikey',
     authn: { sub: 'fake.user@example.com', iam_id: iamId, name: 'Fake User', email: 'fake.user@example.com' },
     account: { valid: true, bss: hash.slice(20, 52), frozen: true },
-    iss: ISSUERS.iam,
-    grant_type: grant,
-    scope: 'ibm openid',
-    client_id: 'default',
-    acr: 1,
-    amr: ['pwd'],
+    ...common,
   }
 }
 

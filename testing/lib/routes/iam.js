@@ -36,7 +36,11 @@ function profileFor(ctx, server, form, { nameNeedsAccount }) {
     id: form.profile_id, crn: form.profile_crn, name: form.profile_name, account: form.account,
   })
   if (!profile) {
-    return { error: iamError(ctx, 400, 'BXNIM0484E', `Trusted profile could not be found: ${given.map((k) => `${k}=${form[k]}`).join(', ')}.`) }
+    const named = given.map((k) => `${k} '${form[k]}'`).join(', ')
+    return {
+      error: iamError(ctx, 400, 'BXNIM0398E', 'Selected trusted profile not eligible.', undefined,
+        `The given token is not permitted to assume the indicated trusted profile; ${named}.`),
+    }
   }
   return { profile }
 }

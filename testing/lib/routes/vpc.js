@@ -11,15 +11,23 @@ const MIN_EXPIRES_IN = 5
 const MAX_EXPIRES_IN = 3600
 const DEFAULT_EXPIRES_IN = 300
 
-const field = (name) => ({ name, type: 'field' })
+/** Versions from this date on must use the /identity/v1/... paths (VPC docs). */
+const NEW_PATHS_FROM = '2025-07-15'
+
+const field = (name, value) => (value === undefined ? { name, type: 'field' } : { name, type: 'field', value: String(value) })
 
 function checkVersion(ctx) {
   const version = ctx.url.searchParams.get('version')
+  const target = { name: 'version', type: 'parameter' }
   if (version == null) {
-    return vpcError(ctx, 400, 'validation_required_field_missing', 'The query parameter `version` is required.', { name: 'version', type: 'parameter' })
+    return vpcError(ctx, 400, 'validation_required_field_missing', 'The query parameter `version` is required.', target)
   }
   if (!isValidVersionDate(version)) {
-    return vpcError(ctx, 400, 'validation_invalid_argument', `The query parameter \`version\` must be a date YYYY-MM-DD, got '${version}'.`, { name: 'version', type: 'parameter' })
+    return vpcError(ctx, 400, 'invalid_value', `The query parameter \`version\` must be a date YYYY-MM-DD, got '${version}'.`, { ...target, value: version })
+  }
+  if (version >= NEW_PATHS_FROM && ctx.url.pathname.startsWith('/instance_identity/')) {
+    return vpcError(ctx, 400, 'invalid_value',
+      `Version ${version} is not supported on ${ctx.url.pathname}: from ${NEW_PATHS_FROM} use the /identity/v1/ paths.`, { ...target, value: version })
   }
   return null
 }
@@ -55,14 +63,17 @@ function handleVpcToken(ctx, server) {
   const { error, value } = body(ctx)
   if (error) return error
   const expiresIn = value.expires_in ?? DEFAULT_EXPIRES_IN
-  if (!(Number.isInteger(expiresIn) && expiresIn >= MIN_EXPIRES_IN && expiresIn <= MAX_EXPIRES_IN)) {
-    return vpcError(ctx, 400, 'validation_invalid_argument',
-      `expires_in must be an integer between ${MIN_EXPIRES_IN} and ${MAX_EXPIRES_IN}.`, field('expires_in'))
+  if (!Number.isInteger(expiresIn)) {
+    return vpcError(ctx, 400, 'invalid_value', 'The `expires_in` field must be an integer.', field('expires_in', JSON.stringify(expiresIn)))
+  }
+  if (expiresIn < MIN_EXPIRES_IN || expiresIn > MAX_EXPIRES_IN) {
+    const bound = expiresIn > MAX_EXPIRES_IN ? `must not exceed \`${MAX_EXPIRES_IN}\`` : `must be at least \`${MIN_EXPIRES_IN}\``
+    return vpcError(ctx, 400, 'invalid_value', `The \`expires_in\` field ${bound}.`, field('expires_in', expiresIn))
   }
   return vpcTokenReply(ctx, server, vpcIdentityClaims(server.instance), expiresIn)
 }
 
-/** POST /instance_identity/v1/iam_token?version=... with `Authorization: Bearer <identity token>` and optional `{trusted_profile}`. */
+/** POST /instance_identity/v1/iam_token?version=... with `Authorization: Bearer <identity token>` and optional `{trusted_profile: {id} | {crn} | {name}}`. */
 function handleVpcIamToken(ctx, server) {
   const bad = checkVersion(ctx)
   if (bad) return bad
@@ -81,12 +92,13 @@ function handleVpcIamToken(ctx, server) {
     profile = server.trustedProfiles[0]
     if (!profile) return vpcError(ctx, 400, 'trusted_profile_required', 'No trusted profile is linked to this instance: name one in trusted_profile.', field('trusted_profile'))
   } else {
-    if (!isPlainObject(tp) || (tp.id === undefined) === (tp.crn === undefined)) {
-      return vpcError(ctx, 400, 'validation_invalid_argument', 'trusted_profile must have exactly one of id or crn.', field('trusted_profile'))
+    const given = isPlainObject(tp) ? ['id', 'crn', 'name'].filter((k) => tp[k] !== undefined) : []
+    if (given.length !== 1) {
+      return vpcError(ctx, 400, 'invalid_value', 'trusted_profile must have exactly one of id, crn or name.', field('trusted_profile'))
     }
-    profile = server.findTrustedProfile({ id: tp.id, crn: tp.crn })
+    profile = server.findTrustedProfile({ [given[0]]: tp[given[0]] })
     if (!profile) {
-      return vpcError(ctx, 404, 'trusted_profile_not_found', `The trusted profile ${tp.id ?? tp.crn} is not linked to this instance.`, field('trusted_profile'))
+      return vpcError(ctx, 404, 'trusted_profile_not_found', `The trusted profile ${tp[given[0]]} is not linked to this instance.`, field('trusted_profile'))
     }
   }
   return vpcTokenReply(ctx, server, iamClaims({ profile, grant: GRANTS.crToken }))

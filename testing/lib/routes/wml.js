@@ -68,7 +68,7 @@ function lookupModel(ctx, server, modelId, fn) {
   const model = server.models.get(modelId)
   if (!model) return { error: wmlError(ctx, 404, 'model_not_supported', `Model '${modelId}' is not supported`) }
   if (fn && !modelSupports(model, fn)) {
-    return { error: wmlError(ctx, 400, 'model_no_support_for_function', `Model '${modelId}' does not support function '${fn}'`) }
+    return { error: wmlError(ctx, 400, 'model_no_support_for_function', `Model '${modelId}' does not support function 'function_${fn}'`) }
   }
   return { model }
 }
