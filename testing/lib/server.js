@@ -73,6 +73,7 @@ function normaliseProfile(p) {
 
 class FakeServer {
   constructor(options) {
+    for (const [key, value] of Object.entries(DEFAULT_OPTIONS)) if (options[key] === undefined) options[key] = value
     /** Live options: see ResolvedFakeServerOptions for the ones that may change at run time. */
     this.options = options
     this.stats = newStats()

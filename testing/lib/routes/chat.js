@@ -103,7 +103,8 @@ function handleChat(ctx, server) {
   const { error, body, model } = beginInference(ctx, server, { fn: 'text_chat', validate: validateChat })
   if (error) return error
   const modelId = model ? model.model_id : DEFAULT_CHAT_MODEL_ID
-  const version = (model || server.models.get(DEFAULT_CHAT_MODEL_ID) || { versions: [{ version: '1.0.0' }] }).versions[0].version
+  const spec = model || server.models.get(DEFAULT_CHAT_MODEL_ID)
+  const version = (spec && Array.isArray(spec.versions) && spec.versions[0] && spec.versions[0].version) || '1.0.0'
   const result = chat(body)
   const now = server.clock()
   const id = `chatcmpl-${crypto.randomBytes(16).toString('hex')}`
