@@ -2,6 +2,11 @@
 //! 127.0.0.1 port, no persistence, killed on drop; it can be killed and
 //! restarted on the same port. `tls()` serves TLS only, with the test PKI of
 //! testing/fixtures.
+//!
+//! redis-server runs under a small sh watchdog (as in
+//! __test__/helpers/redis.mjs) that SIGKILLs it when our end of its stdin
+//! closes: on `kill()` and drop, and also when the test binary dies without
+//! unwinding (SIGKILL, a harness timeout), so no server outlives a run.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,6 +18,12 @@ const INSTALL_HINT: &str =
     "redis-server is needed for the token store tests and was not found on PATH. \
 Install it: `apt-get install -y redis-server` (Debian/Ubuntu), `brew install redis` (macOS), \
 or `node scripts/ensure-redis.js` (what `npm test` and CI run first)";
+
+const WATCHDOG: &str = "exec 3<&0
+redis-server \"$@\" </dev/null &
+pid=$!
+(read _ <&3; kill -9 $pid 2>/dev/null) &
+wait $pid";
 
 pub struct RedisServer {
     pub port: u16,
@@ -96,17 +107,21 @@ impl RedisServer {
     }
 
     async fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        match Command::new("redis-server").arg("--version").output() {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+            Err(e) => panic!("cannot run redis-server: {e}"),
+        }
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg("sh")
             .args(&self.args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-            Err(e) => panic!("cannot start redis-server: {e}"),
-        };
+            .spawn()
+            .expect("cannot start sh for redis-server");
         self.child = Some(child);
         self.wait_ready().await;
     }
@@ -159,7 +174,8 @@ impl RedisServer {
     /// SIGKILL, like a crash: no goodbye to the clients.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
+            // Closing its stdin makes the watchdog kill -9 redis-server.
+            drop(c.stdin.take());
             let _ = c.wait();
         }
     }
