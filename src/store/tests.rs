@@ -113,33 +113,42 @@ fn bad_urls_and_options_are_invalid_args_that_never_show_the_password() {
         assert!(m.starts_with("store: ") && m.contains(why), "{url}: {m}");
         assert!(!m.contains(pw), "{m}");
     }
-    let plain_with_ca = StoreOptions {
-        ca_cert: Some(std::fs::read_to_string(fixture("ca.pem")).unwrap()),
-        ..StoreOptions::new("redis://127.0.0.1/0")
-    };
-    assert!(Store::new(plain_with_ca)
-        .unwrap_err()
-        .message()
-        .contains("rediss://"));
-    let bad_pem = StoreOptions {
-        ca_cert: Some("not pem".into()),
-        ..StoreOptions::new("rediss://127.0.0.1/0")
-    };
-    assert!(Store::new(bad_pem)
-        .unwrap_err()
-        .message()
-        .contains("caCert"));
-    let short_secret = StoreOptions {
-        secret: Some(Secret::new("too-short")),
-        ..StoreOptions::new("redis://127.0.0.1/0")
-    };
-    let e = Store::new(short_secret).unwrap_err();
-    assert!(e.message().contains("storeKey") && !e.message().contains("too-short"));
-    let zero = StoreOptions {
-        op_timeout: Duration::ZERO,
-        ..StoreOptions::new("redis://127.0.0.1/0")
-    };
-    assert_eq!(Store::new(zero).unwrap_err().code(), "ERR_INVALID_ARG");
+    let local = |url: &str| StoreOptions::new(url);
+    for (o, why) in [
+        (
+            StoreOptions {
+                ca_cert: Some(std::fs::read_to_string(fixture("ca.pem")).unwrap()),
+                ..local("redis://127.0.0.1/0")
+            },
+            "rediss://",
+        ),
+        (
+            StoreOptions {
+                ca_cert: Some("not pem".into()),
+                ..local("rediss://127.0.0.1/0")
+            },
+            "caCert",
+        ),
+        (
+            StoreOptions {
+                secret: Some(Secret::new("too-short")),
+                ..local("redis://127.0.0.1/0")
+            },
+            "storeKey",
+        ),
+        (
+            StoreOptions {
+                op_timeout: Duration::ZERO,
+                ..local("redis://127.0.0.1/0")
+            },
+            "timeout",
+        ),
+    ] {
+        let e = Store::new(o).unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_ARG");
+        assert!(e.message().contains(why), "{why}: {}", e.message());
+        assert!(!e.message().contains("too-short"));
+    }
 }
 
 #[test]
@@ -624,46 +633,29 @@ async fn rediss_with_a_private_ca() {
     assert!(t.elapsed() < FAIL_FAST);
 }
 
+async fn connected_clients(raw: &mut redis::aio::MultiplexedConnection) -> u32 {
+    let info: String = redis::cmd("INFO")
+        .arg("clients")
+        .query_async(raw)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn dropping_the_store_closes_its_connection() {
     let srv = RedisServer::start(&[]).await;
     let mut raw = srv.raw().await;
-    let clients = |info: String| {
-        info.lines()
-            .find_map(|l| l.strip_prefix("connected_clients:"))
-            .and_then(|n| n.trim().parse::<u32>().ok())
-            .unwrap()
-    };
-    let before = clients(
-        redis::cmd("INFO")
-            .arg("clients")
-            .query_async(&mut raw)
-            .await
-            .unwrap(),
-    );
+    let before = connected_clients(&mut raw).await;
     let s = store(&srv.url());
     assert!(s.read(&s.slot(IKM, CONTEXT)).await.unwrap().is_none());
-    let during = clients(
-        redis::cmd("INFO")
-            .arg("clients")
-            .query_async(&mut raw)
-            .await
-            .unwrap(),
-    );
-    assert_eq!(during, before + 1);
+    assert_eq!(connected_clients(&mut raw).await, before + 1);
     drop(s);
     let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let now = clients(
-            redis::cmd("INFO")
-                .arg("clients")
-                .query_async(&mut raw)
-                .await
-                .unwrap(),
-        );
-        if now == before {
-            break;
-        }
+    while connected_clients(&mut raw).await != before {
         assert!(
             Instant::now() < deadline,
             "the store's connection outlived it"
