@@ -15,8 +15,9 @@
 //!                            Ok(None)    -> try_lease(&slot, lease_ttl)
 //!                                             Ok(Some(lease)) -> fetch from IAM,
 //!                                                 publish(&slot, record, token_ttl), release(lease)
-//!                                             Ok(None) -> another process is fetching: poll read()
-//!                                                 until the lease would have expired, then fetch yourself
+//!                                             Ok(None) -> another process is fetching:
+//!                                                 wait(&slot, lease_ttl): Some -> use it,
+//!                                                 None (it failed, or too slow) -> fetch yourself
 //!     any Err(_)             -> fetch from IAM as if there were no store
 //! ```
 //!
@@ -102,6 +103,8 @@ pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_millis(250);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 pub const DEFAULT_MIN_BACKOFF: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often `wait` looks for the entry.
+pub const WAIT_POLL: Duration = Duration::from_millis(20);
 /// Shortest store secret accepted.
 pub const MIN_SECRET_LEN: usize = 16;
 
@@ -265,9 +268,9 @@ impl fmt::Debug for Lease {
 /// Counters since the store was made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
-    /// `read`s that found an entry that opened.
+    /// `read`s and `wait`s that found an entry that opened.
     pub hits: u64,
-    /// `read`s that found nothing.
+    /// `read`s and `wait`s that found nothing usable (rejected included).
     pub misses: u64,
     /// Entries that did not open (or had no TTL): treated as absent.
     pub rejected: u64,
@@ -393,33 +396,46 @@ impl Store {
             .inner
             .run(move |mut c| async move { pipe.query_async(&mut c).await })
             .await?;
-        let stats = &self.inner.stats;
-        let Some(value) = value else {
-            bump(&stats.misses);
-            return Ok(None);
-        };
-        if pttl == -1 {
-            // Never written by us: every entry we write expires.
-            self.inner.rejected("an entry without a TTL");
-            return Ok(None);
+        let found = self.inner.entry(slot, value, pttl);
+        if found.is_none() {
+            bump(&self.inner.stats.misses);
         }
-        if pttl <= 0 {
-            // Expired between GET and PTTL.
-            bump(&stats.misses);
-            return Ok(None);
-        }
-        match slot.open(&value) {
-            Some(record) => {
-                bump(&stats.hits);
-                Ok(Some(Stored {
-                    record,
-                    ttl: Duration::from_millis(pttl as u64),
-                }))
+        Ok(found)
+    }
+
+    /// For a process that lost the lease: polls (every `WAIT_POLL`, one
+    /// round trip each) until the entry appears, the lease is gone without
+    /// one (the fetching process failed: fetch yourself), or `max_wait` has
+    /// passed. Counted as one hit or one miss.
+    pub async fn wait(
+        &self,
+        slot: &Slot,
+        max_wait: Duration,
+    ) -> std::result::Result<Option<Stored>, StoreError> {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            // The lease first: its owner publishes before it releases, so
+            // a lease seen gone means the GET after it sees the entry.
+            let mut pipe = redis::pipe();
+            pipe.cmd("EXISTS")
+                .arg(&slot.lease_key)
+                .cmd("GET")
+                .arg(&slot.value_key)
+                .cmd("PTTL")
+                .arg(&slot.value_key);
+            let (leased, value, pttl): (bool, Option<Vec<u8>>, i64) = self
+                .inner
+                .run(move |mut c| async move { pipe.query_async(&mut c).await })
+                .await?;
+            if let Some(found) = self.inner.entry(slot, value, pttl) {
+                return Ok(Some(found));
             }
-            None => {
-                self.inner.rejected("an entry that does not open");
-                Ok(None)
+            let now = tokio::time::Instant::now();
+            if !leased || now >= deadline {
+                bump(&self.inner.stats.misses);
+                return Ok(None);
             }
+            tokio::time::sleep(WAIT_POLL.min(deadline - now)).await;
         }
     }
 
@@ -647,6 +663,30 @@ impl Inner {
             );
             *h = Health::default();
         }
+    }
+
+    /// What GET + PTTL found: an entry that opens (a hit), or None (a
+    /// rejected entry is counted here; a plain absence is for the caller).
+    fn entry(&self, slot: &Slot, value: Option<Vec<u8>>, pttl: i64) -> Option<Stored> {
+        let value = value?;
+        if pttl == -1 {
+            // Never written by us: every entry we write expires.
+            self.rejected("an entry without a TTL");
+            return None;
+        }
+        if pttl <= 0 {
+            // Expired between GET and PTTL.
+            return None;
+        }
+        let Some(record) = slot.open(&value) else {
+            self.rejected("an entry that does not open");
+            return None;
+        };
+        bump(&self.stats.hits);
+        Some(Stored {
+            record,
+            ttl: Duration::from_millis(pttl as u64),
+        })
     }
 
     fn rejected(&self, what: &str) {

@@ -327,6 +327,79 @@ async fn a_lease_expires_and_is_released_only_by_its_owner() {
 }
 
 #[tokio::test]
+async fn a_waiter_gets_what_the_lease_holder_publishes() {
+    let srv = RedisServer::start(&[]).await;
+    let (leader, waiter) = (store(&srv.url()), store(&srv.url()));
+    let slot = leader.slot(IKM, CONTEXT);
+    let lease = leader
+        .try_lease(&slot, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    let publish = async {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        leader
+            .publish(&slot, b"fetched once", Duration::from_secs(60))
+            .await
+            .unwrap();
+        leader.release(lease).await;
+    };
+    let t = Instant::now();
+    let (got, ()) = tokio::join!(waiter.wait(&slot, Duration::from_secs(5)), publish);
+    assert_eq!(&**got.unwrap().unwrap().record, b"fetched once");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let st = waiter.stats();
+    assert_eq!((st.hits, st.misses), (1, 0));
+}
+
+#[tokio::test]
+async fn a_waiter_stops_when_the_lease_goes_without_an_entry_or_at_its_limit() {
+    let srv = RedisServer::start(&[]).await;
+    let (leader, waiter) = (store(&srv.url()), store(&srv.url()));
+    let slot = leader.slot(IKM, CONTEXT);
+
+    // The lease holder gives up (its IAM call failed): no need to wait on.
+    let lease = leader
+        .try_lease(&slot, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let give_up = async {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        leader.release(lease).await;
+    };
+    let t = Instant::now();
+    let (got, ()) = tokio::join!(waiter.wait(&slot, Duration::from_secs(30)), give_up);
+    assert!(got.unwrap().is_none());
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+
+    // A lease held past the wait's limit.
+    let _held = leader
+        .try_lease(&slot, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let t = Instant::now();
+    assert!(waiter
+        .wait(&slot, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(waiter.stats().misses, 2);
+    // No lease and no entry: an immediate None.
+    let none = waiter.slot(b"nobody fetches this", CONTEXT);
+    let t = Instant::now();
+    assert!(waiter
+        .wait(&none, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
 async fn entries_that_do_not_open_read_as_absent_and_are_counted() {
     let srv = RedisServer::start(&[]).await;
     let s = store(&srv.url());
