@@ -21,6 +21,10 @@
 //!     any Err(_)             -> fetch from IAM as if there were no store
 //! ```
 //!
+//! `lease_ttl` should cover one whole IAM fetch (its timeout and retries):
+//! the waiters wait up to that long, and a holder that dies leaves the lease
+//! to expire by itself.
+//!
 //! `record` is opaque bytes chosen by the cache. It should carry the token's
 //! own expiry and the cache should check it: Redis (or whoever can write to
 //! it) controls the TTL, and an entry that opens is one this credential
@@ -65,7 +69,10 @@
 //! # Failure handling
 //!
 //! - Every command is bounded by `op_timeout`, a new connection (TCP, TLS,
-//!   AUTH, SELECT) by `connect_timeout`.
+//!   AUTH, SELECT) by `connect_timeout`: a call takes at most
+//!   `connect_timeout + op_timeout` when it must connect (callers at the same
+//!   moment share one attempt), `op_timeout` otherwise (`wait` excepted:
+//!   up to its `max_wait`).
 //! - After an error (timeout, refused, reset, Redis error reply) the store
 //!   backs off: `available()` is false for `min_backoff`, doubling on each
 //!   failed retry up to `max_backoff`, and every call in that time returns
@@ -79,6 +86,9 @@
 //!
 //! Everything runs on the caller's tokio runtime (the crate's shared one);
 //! the store owns no thread, and a connection's driver task ends with it.
+//! That task lives on the runtime of the call that connected: use a store
+//! from one runtime (if that runtime ends, the connection breaks and the
+//! store reconnects after a back-off).
 //! Redis Cluster is not supported (one endpoint; a `MOVED` reply is an error
 //! like any other).
 
