@@ -11,8 +11,8 @@ const CONTEXT: &[u8] = b"iam=https://iam.example.test/identity/token;client=bx;s
 /// Short timeouts and back-off, so failure tests take milliseconds.
 fn quick(url: &str) -> StoreOptions {
     StoreOptions {
-        op_timeout: Duration::from_millis(200),
-        connect_timeout: Duration::from_millis(300),
+        op_timeout: Duration::from_millis(400),
+        connect_timeout: Duration::from_millis(500),
         min_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_millis(400),
         ..StoreOptions::new(url)
@@ -289,7 +289,7 @@ async fn a_lease_expires_and_is_released_only_by_its_owner() {
     let mut raw = srv.raw().await;
 
     let first = a
-        .try_lease(&slot, Duration::from_millis(100))
+        .try_lease(&slot, Duration::from_millis(300))
         .await
         .unwrap()
         .unwrap();
@@ -298,7 +298,7 @@ async fn a_lease_expires_and_is_released_only_by_its_owner() {
         .await
         .unwrap()
         .is_none());
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
     // Expired: b takes it; a's late release must not remove b's lease.
     let second = b
         .try_lease(&slot, Duration::from_secs(10))
