@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { startRedis, ping, command } from './helpers/redis.mjs'
 import { sleep } from './helpers/secrets.mjs'
 
@@ -43,6 +44,7 @@ test('startRedis: answers PING on 127.0.0.1, kill/restart on the same port, stop
     await redis.stop()
   }
   await assert.rejects(ping(redis.port), { code: 'ECONNREFUSED' })
+  assert.equal(existsSync(redis.dir), false)
 })
 
 test('startRedis: two servers get two ports; extra arguments are passed on', async () => {
@@ -62,17 +64,22 @@ test('startRedis: the server dies with a test process that is SIGKILLed before s
   const script = `
     const { startRedis } = await import(${JSON.stringify(helper)})
     const redis = await startRedis()
-    console.log(redis.port)
+    console.log(JSON.stringify({ port: redis.port, dir: redis.dir }))
     setInterval(() => {}, 1000)
   `
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const [line] = await once(child.stdout, 'data')
-  const port = Number(String(line).trim())
-  assert.ok(port > 0, String(line))
+  const { port, dir } = JSON.parse(String(line))
   assert.equal(await ping(port), 'PONG')
+  assert.ok(existsSync(dir))
   child.kill('SIGKILL')
   await once(child, 'exit')
   await gone(port)
+  const deadline = Date.now() + 5000
+  while (existsSync(dir)) {
+    assert.ok(Date.now() < deadline, `${dir} left behind`)
+    await sleep(20)
+  }
 })

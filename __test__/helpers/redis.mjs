@@ -16,12 +16,19 @@ const INSTALL_HINT =
 // redis-server runs under a small sh watchdog that SIGKILLs it when our end
 // of its stdin closes: on kill()/stop(), and also when this process dies in
 // any way (a test runner's timeout, SIGKILL), so no server outlives a run.
+// Its first argument is the server's dir, made before and removed after.
 const WATCHDOG = [
+  'dir=$1; shift',
+  'mkdir -p "$dir"',
   'exec 3<&0',
   'redis-server "$@" </dev/null &',
   'pid=$!',
+  // The shell's own messages ("Killed") must not die of SIGPIPE once we are gone.
+  'exec 2>/dev/null',
   '(read _ <&3; kill -9 $pid 2>/dev/null) &',
-  'wait $pid',
+  'wait $pid; status=$?',
+  'rm -rf "$dir"',
+  'exit $status',
 ].join('\n')
 
 /** A port nothing listens on right now. */
@@ -102,7 +109,7 @@ async function onPath(cmd) {
 }
 
 /**
- * Starts a fresh redis-server: `{ url, port, stop(), kill(), restart() }`.
+ * Starts a fresh redis-server: `{ url, port, dir, stop(), kill(), restart() }`.
  * `kill()` is a crash (SIGKILL), `restart()` a fresh empty server on the
  * same port, `stop()` kills it and removes its dir (call it after the tests,
  * or use `useRedis`). `args` are more redis-server arguments.
@@ -124,7 +131,7 @@ export async function startRedis({ args = [] } = {}) {
 
   async function launch() {
     if (!(await onPath('redis-server'))) throw new Error(INSTALL_HINT)
-    const proc = spawn('sh', ['-c', WATCHDOG, 'sh', ...argv], { stdio: ['pipe', 'ignore', 'pipe'] })
+    const proc = spawn('sh', ['-c', WATCHDOG, 'sh', dir, ...argv], { stdio: ['pipe', 'ignore', 'pipe'] })
     let stderr = ''
     proc.stderr.on('data', (d) => (stderr += d))
     const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })))
@@ -162,6 +169,7 @@ export async function startRedis({ args = [] } = {}) {
   return {
     url: `redis://127.0.0.1:${port}/0`,
     port,
+    dir,
     kill,
     async restart() {
       await kill()

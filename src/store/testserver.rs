@@ -19,11 +19,19 @@ const INSTALL_HINT: &str =
 Install it: `apt-get install -y redis-server` (Debian/Ubuntu), `brew install redis` (macOS), \
 or `node scripts/ensure-redis.js` (what `npm test` and CI run first)";
 
-const WATCHDOG: &str = "exec 3<&0
+/// Its first argument is the server's dir, made before and removed after.
+/// Its own messages go to /dev/null, so that none can end it with SIGPIPE
+/// before the clean-up once the test binary is gone.
+const WATCHDOG: &str = "dir=$1; shift
+mkdir -p \"$dir\"
+exec 3<&0
 redis-server \"$@\" </dev/null &
 pid=$!
+exec 2>/dev/null
 (read _ <&3; kill -9 $pid 2>/dev/null) &
-wait $pid";
+wait $pid; status=$?
+rm -rf \"$dir\"
+exit $status";
 
 pub struct RedisServer {
     pub port: u16,
@@ -60,7 +68,6 @@ impl RedisServer {
     async fn launch(tls: bool, extra: &[&str]) -> RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("wmln-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create the redis-server dir");
         let mut args: Vec<String> = vec![
             "--bind".into(),
             "127.0.0.1".into(),
@@ -116,6 +123,7 @@ impl RedisServer {
             .arg("-c")
             .arg(WATCHDOG)
             .arg("sh")
+            .arg(&self.dir)
             .args(&self.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
