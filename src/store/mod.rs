@@ -8,22 +8,29 @@
 //!
 //! # How the token cache uses it
 //!
+//! (`crate::auth::cache::fleet` is the real thing.)
+//!
 //! ```text
-//! let slot = store.slot(credential_bytes, canonical_settings);  // once per identity
-//! on a miss in memory, if store.available():
-//!     read(&slot)            Ok(Some(s)) -> use s.record (s.ttl: Redis's remaining life)
-//!                            Ok(None)    -> try_lease(&slot, lease_ttl)
-//!                                             Ok(Some(lease)) -> fetch from IAM,
+//! let slot = store.slot(credential_bytes, canonical_settings);  // per identity
+//! on a miss in memory:
+//!     read(&slot)            Ok(Some(s)) -> use s.record if it suits (s.ttl: Redis's
+//!                                           remaining life, counted from s.asked_at)
+//!                            otherwise   -> try_lease(&slot, lease_ttl)
+//!                                             Ok(Some(lease)) -> fetch from IAM (renew(lease)
+//!                                                 every so often meanwhile),
 //!                                                 publish(&slot, record, token_ttl), release(lease)
 //!                                             Ok(None) -> another process is fetching:
-//!                                                 wait(&slot, lease_ttl): Some -> use it,
+//!                                                 wait(&slot, max_wait, accept): Some -> use it,
 //!                                                 None (it failed, or too slow) -> fetch yourself
 //!     any Err(_)             -> fetch from IAM as if there were no store
 //! ```
 //!
-//! `lease_ttl` should cover one whole IAM fetch (its timeout and retries):
-//! the waiters wait up to that long, and a holder that dies leaves the lease
-//! to expire by itself.
+//! A short `lease_ttl`, renewed by its holder while its fetch runs, lets a
+//! holder that dies free the slot soon (the waiters see the lease gone and
+//! fetch by themselves); `max_wait` should cover one whole IAM fetch (its
+//! timeout and retries) of a holder that lives. `accept` lets a waiter pass
+//! over an entry it cannot use (the very token it already holds, due for
+//! refresh) while the holder fetches the next one.
 //!
 //! `record` is opaque bytes chosen by the cache. It should carry the token's
 //! own expiry and the cache should check it: Redis (or whoever can write to
@@ -122,6 +129,9 @@ pub const MIN_SECRET_LEN: usize = 16;
 const RELEASE_SCRIPT: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
+/// Compare-and-expire: the lease is extended only if it still holds our token.
+const RENEW_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+
 /// How to reach the store. `Debug` hides the URL's password and the secret.
 #[derive(Clone)]
 pub struct StoreOptions {
@@ -158,6 +168,15 @@ impl StoreOptions {
             max_backoff: DEFAULT_MAX_BACKOFF,
             secret: None,
         }
+    }
+
+    /// A caller's `timeoutMs` (milliseconds, positive): the bound on each
+    /// round trip; a new connection may take twice that (at least the
+    /// default connection timeout).
+    pub fn timeout_ms(mut self, ms: Option<f64>) -> Result<Self> {
+        self.op_timeout = crate::http::timeout_from(ms, DEFAULT_OP_TIMEOUT, "timeoutMs")?;
+        self.connect_timeout = DEFAULT_CONNECT_TIMEOUT.max(self.op_timeout.saturating_mul(2));
+        Ok(self)
     }
 }
 
@@ -246,10 +265,13 @@ impl std::error::Error for StoreError {}
 
 /// An entry that opened: the record the publisher sealed, and how long
 /// Redis will keep it (its `PTTL`: by Redis's clock, so no clock skew
-/// between machines).
+/// between machines) counted from `asked_at`.
 pub struct Stored {
     pub record: Zeroizing<Vec<u8>>,
     pub ttl: Duration,
+    /// When the command that found it was sent: Redis measured `ttl` after
+    /// that, so the entry lives at least until `asked_at + ttl`.
+    pub asked_at: Instant,
 }
 
 impl fmt::Debug for Stored {
@@ -402,25 +424,30 @@ impl Store {
             .arg(&slot.value_key)
             .cmd("PTTL")
             .arg(&slot.value_key);
+        let asked_at = Instant::now();
         let (value, pttl): (Option<Vec<u8>>, i64) = self
             .inner
             .run(move |mut c| async move { pipe.query_async(&mut c).await })
             .await?;
-        let found = self.inner.entry(slot, value, pttl);
-        if found.is_none() {
-            bump(&self.inner.stats.misses);
-        }
+        let found = self.inner.entry(slot, value, pttl, asked_at);
+        bump(if found.is_some() {
+            &self.inner.stats.hits
+        } else {
+            &self.inner.stats.misses
+        });
         Ok(found)
     }
 
     /// For a process that lost the lease: polls (every `WAIT_POLL`, one
-    /// round trip each) until the entry appears, the lease is gone without
-    /// one (the fetching process failed: fetch yourself), or `max_wait` has
-    /// passed. Counted as one hit or one miss.
+    /// round trip each) until an entry that opens and that `accept` takes
+    /// appears (the cache refuses, say, the very token it already holds),
+    /// the lease is gone without one (the fetching process failed: fetch
+    /// yourself), or `max_wait` has passed. Counted as one hit or one miss.
     pub async fn wait(
         &self,
         slot: &Slot,
         max_wait: Duration,
+        accept: impl Fn(&Stored) -> bool,
     ) -> std::result::Result<Option<Stored>, StoreError> {
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
@@ -433,11 +460,14 @@ impl Store {
                 .arg(&slot.value_key)
                 .cmd("PTTL")
                 .arg(&slot.value_key);
+            let asked_at = Instant::now();
             let (leased, value, pttl): (bool, Option<Vec<u8>>, i64) = self
                 .inner
                 .run(move |mut c| async move { pipe.query_async(&mut c).await })
                 .await?;
-            if let Some(found) = self.inner.entry(slot, value, pttl) {
+            let found = self.inner.entry(slot, value, pttl, asked_at);
+            if let Some(found) = found.filter(|s| accept(s)) {
+                bump(&self.inner.stats.hits);
                 return Ok(Some(found));
             }
             let now = tokio::time::Instant::now();
@@ -520,6 +550,28 @@ impl Store {
             .await;
     }
 
+    /// Extends the lease to `ttl` from now if it is still ours (one
+    /// compare-and-expire script): the holder of a short lease keeps it
+    /// while its fetch runs, so that a holder that dies frees the slot soon.
+    /// False: the lease is gone (expired, taken over).
+    pub async fn renew(
+        &self,
+        lease: &Lease,
+        ttl: Duration,
+    ) -> std::result::Result<bool, StoreError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(RENEW_SCRIPT)
+            .arg(1)
+            .arg(&lease.key)
+            .arg(&lease.token)
+            .arg(millis(ttl));
+        let renewed: i64 = self
+            .inner
+            .run(move |mut c| async move { cmd.query_async(&mut c).await })
+            .await?;
+        Ok(renewed == 1)
+    }
+
     pub fn stats(&self) -> StoreStats {
         let c = &self.inner.stats;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -533,6 +585,12 @@ impl Store {
             errors: get(&c.errors),
             skipped: get(&c.skipped),
         }
+    }
+
+    /// Where the store is, for figures and logs: `redis://host:port/db`
+    /// (never the user or password).
+    pub fn target(&self) -> String {
+        self.inner.target.to_string()
     }
 
     /// False while backing off after an error: the cache should not wait for
@@ -675,9 +733,15 @@ impl Inner {
         }
     }
 
-    /// What GET + PTTL found: an entry that opens (a hit), or None (a
-    /// rejected entry is counted here; a plain absence is for the caller).
-    fn entry(&self, slot: &Slot, value: Option<Vec<u8>>, pttl: i64) -> Option<Stored> {
+    /// What GET + PTTL found: an entry that opens, or None (a rejected
+    /// entry is counted here; hits and misses are for the caller).
+    fn entry(
+        &self,
+        slot: &Slot,
+        value: Option<Vec<u8>>,
+        pttl: i64,
+        asked_at: Instant,
+    ) -> Option<Stored> {
         let value = value?;
         if pttl == -1 {
             // Never written by us: every entry we write expires.
@@ -692,10 +756,10 @@ impl Inner {
             self.rejected("an entry that does not open");
             return None;
         };
-        bump(&self.stats.hits);
         Some(Stored {
             record,
             ttl: Duration::from_millis(pttl as u64),
+            asked_at,
         })
     }
 
@@ -713,4 +777,4 @@ impl Inner {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod testserver;
+pub(crate) mod testserver;

@@ -345,7 +345,10 @@ async fn a_waiter_gets_what_the_lease_holder_publishes() {
         leader.release(lease).await;
     };
     let t = Instant::now();
-    let (got, ()) = tokio::join!(waiter.wait(&slot, Duration::from_secs(5)), publish);
+    let (got, ()) = tokio::join!(
+        waiter.wait(&slot, Duration::from_secs(5), |_| true),
+        publish
+    );
     assert_eq!(&**got.unwrap().unwrap().record, b"fetched once");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     let st = waiter.stats();
@@ -369,7 +372,10 @@ async fn a_waiter_stops_when_the_lease_goes_without_an_entry_or_at_its_limit() {
         leader.release(lease).await;
     };
     let t = Instant::now();
-    let (got, ()) = tokio::join!(waiter.wait(&slot, Duration::from_secs(30)), give_up);
+    let (got, ()) = tokio::join!(
+        waiter.wait(&slot, Duration::from_secs(30), |_| true),
+        give_up
+    );
     assert!(got.unwrap().is_none());
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 
@@ -381,7 +387,7 @@ async fn a_waiter_stops_when_the_lease_goes_without_an_entry_or_at_its_limit() {
         .unwrap();
     let t = Instant::now();
     assert!(waiter
-        .wait(&slot, Duration::from_millis(100))
+        .wait(&slot, Duration::from_millis(100), |_| true)
         .await
         .unwrap()
         .is_none());
@@ -392,7 +398,7 @@ async fn a_waiter_stops_when_the_lease_goes_without_an_entry_or_at_its_limit() {
     let none = waiter.slot(b"nobody fetches this", CONTEXT);
     let t = Instant::now();
     assert!(waiter
-        .wait(&none, Duration::from_secs(30))
+        .wait(&none, Duration::from_secs(30), |_| true)
         .await
         .unwrap()
         .is_none());
@@ -735,4 +741,70 @@ async fn dropping_the_store_closes_its_connection() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[tokio::test]
+async fn a_waiter_passes_over_entries_it_does_not_accept() {
+    let srv = RedisServer::start(&[]).await;
+    let (leader, waiter) = (store(&srv.url()), store(&srv.url()));
+    let slot = leader.slot(IKM, CONTEXT);
+    // The old token, still in the store while the leader fetches a new one.
+    leader
+        .publish(&slot, b"old", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let lease = leader
+        .try_lease(&slot, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    let publish = async {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        leader
+            .publish(&slot, b"new", Duration::from_secs(60))
+            .await
+            .unwrap();
+        leader.release(lease).await;
+    };
+    let not_old = |s: &Stored| &**s.record != b"old";
+    let (got, ()) = tokio::join!(waiter.wait(&slot, Duration::from_secs(5), not_old), publish);
+    assert_eq!(&**got.unwrap().unwrap().record, b"new");
+    assert_eq!((waiter.stats().hits, waiter.stats().misses), (1, 0));
+
+    // The lease gone and only an unaccepted entry: None at once.
+    let t = Instant::now();
+    let got = waiter
+        .wait(&slot, Duration::from_secs(30), |s| &**s.record != b"new")
+        .await
+        .unwrap();
+    assert!(got.is_none());
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(waiter.stats().misses, 1);
+}
+
+#[tokio::test]
+async fn a_lease_is_renewed_only_by_its_owner() {
+    let srv = RedisServer::start(&[]).await;
+    let (a, b) = (store(&srv.url()), store(&srv.url()));
+    let slot = a.slot(IKM, CONTEXT);
+    let mut raw = srv.raw().await;
+    let lease = a
+        .try_lease(&slot, Duration::from_millis(300))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(a.renew(&lease, Duration::from_secs(20)).await.unwrap());
+    let ms = pttl(&mut raw, slot.lease_key()).await;
+    assert!(ms > 19_000 && ms <= 20_000, "{ms}");
+    // Taken over by b after it expired: a's renewal must not extend b's.
+    let _: () = raw.pexpire(slot.lease_key(), 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let _theirs = b
+        .try_lease(&slot, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!a.renew(&lease, Duration::from_secs(60)).await.unwrap());
+    let ms = pttl(&mut raw, slot.lease_key()).await;
+    assert!(ms <= 5_000, "{ms}");
 }
