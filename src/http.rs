@@ -185,6 +185,24 @@ impl Transport {
         })
     }
 
+    /// The longest a request with these settings takes through
+    /// `with_retries`: every attempt timing out, and the longest back-off
+    /// between them (a server's `Retry-After` aside).
+    pub fn worst_case(&self) -> Duration {
+        let policy = RetryPolicy::new(self.max_retries);
+        let backoff: Duration = (0..self.max_retries)
+            .map(|n| {
+                policy
+                    .base
+                    .saturating_mul(1u32 << n.min(20))
+                    .min(policy.cap)
+            })
+            .sum();
+        self.timeout
+            .saturating_mul(self.max_retries.saturating_add(1))
+            .saturating_add(backoff)
+    }
+
     /// Adds what identifies these settings to a cache key: everything but
     /// the timeout and the retries.
     pub fn canonical(&self, c: Canonical) -> Canonical {

@@ -172,9 +172,15 @@ impl FakeIam {
         }
     }
 
-    /// The `iat` of the token the current request gets (a fake epoch).
+    /// The `iat` of the token the current request gets: now, as a real
+    /// token service says (the token store checks `exp` against the wall
+    /// clock), plus the request count so that every token differs.
     fn iat(&self) -> i64 {
-        1_700_000_000 + self.hits() as i64
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        now + self.hits() as i64
     }
 
     fn token_body(&self, lifetime: Option<i64>) -> String {

@@ -14,6 +14,8 @@
 //!   counted on the local monotonic clock, so local clock skew never matters.
 //! - A failed background refresh keeps the valid token and backs off.
 //! - Bounded: least recently used entries go first.
+//! - With a token store (`set_store`), a fetch goes through it first, so
+//!   that every process sharing the store asks once (see `fleet`).
 //!
 //! `peek_entry` is the hot path: no allocation, no async, one uncontended lock.
 
@@ -23,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::log::debug;
 use crate::runtime::unpanicked;
 use crate::secret::Secret;
+use crate::store::Store;
 use lru::LruCache;
 use parking_lot::Mutex;
 use siphasher::sip128::{Hasher128, SipHasher13};
@@ -238,6 +241,9 @@ struct State {
     /// No background refresh before this time (backoff after a failure).
     retry_at: u64,
     failures: u32,
+    /// SHA-256 of the last token dropped by `invalidate` (the service
+    /// refused it): never taken from the store again.
+    refused: Option<[u8; 32]>,
 }
 
 pub struct Entry {
@@ -303,6 +309,7 @@ impl Changes {
 
 pub struct TokenCache {
     pub changes: Changes,
+    fleet: fleet::Fleet,
     clock: Arc<dyn Clock>,
     runtime: tokio::runtime::Handle,
     hash_keys: (u64, u64),
@@ -320,6 +327,7 @@ impl TokenCache {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Arc::new(TokenCache {
             changes: Changes::default(),
+            fleet: fleet::Fleet::default(),
             clock,
             runtime,
             hash_keys: (
@@ -386,6 +394,7 @@ impl TokenCache {
                 source,
                 retry_at: 0,
                 failures: 0,
+                refused: None,
             }),
             evicted: AtomicBool::new(false),
         });
@@ -426,7 +435,9 @@ impl TokenCache {
             (None, _) => true,
         };
         if same {
-            st.token = None;
+            if let Some(t) = st.token.take() {
+                st.refused = Some(fleet::digest(&t.access_token));
+            }
             st.retry_at = 0;
             drop(st);
             self.changes.bump();
@@ -472,7 +483,24 @@ impl TokenCache {
         t.fresh_for_ms(self.clock.now_ms())
     }
 
-    /// Token requests started by this cache (each may make several attempts).
+    /// Shares tokens through `store` from now on (None: stops). Fetches
+    /// under way finish with the store they started with.
+    pub fn set_store(&self, store: Option<Store>) {
+        self.fleet.set(store);
+    }
+
+    /// Where the token store is (`redis://host:port/db`), if one is set.
+    pub fn store_target(&self) -> Option<String> {
+        self.fleet.store().map(|s| s.target())
+    }
+
+    /// What this cache did with the token store.
+    pub fn fleet_stats(&self) -> fleet::FleetStats {
+        self.fleet.stats()
+    }
+
+    /// Token requests this cache sent to a token service (each may make
+    /// several attempts); tokens taken from the store are not counted.
     pub fn requests_started(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -487,22 +515,31 @@ impl TokenCache {
             return;
         }
         st.fetching = true;
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let source = st.source.clone();
         debug!("{why} for {}", source.describe());
+        let known = fleet::Known {
+            held: st.token.clone(),
+            refused: st.refused,
+        };
         let (cache, entry) = (self.clone(), entry.clone());
         self.runtime.spawn(async move {
-            let sent = cache.clock.now_ms();
             // A panic must not leave the entry marked as fetching forever.
-            let res = unpanicked(source.fetch()).await;
-            let arrived = cache.clock.now_ms();
-            let res = res.and_then(|f| {
-                let wall = wall_secs();
-                let s = Schedule::new(&f, sent, arrived, wall)?;
-                Token::new(f, s, wall).map(Arc::new)
-            });
+            let res = unpanicked(cache.obtain(source.clone(), known)).await;
             cache.settle(&entry, &*source, res);
         });
+    }
+
+    /// One request to the token service, its answer judged (`Schedule`).
+    async fn fetch_direct(&self, source: &dyn TokenSource) -> Result<Arc<Token>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = self.clock.now_ms();
+        let res = unpanicked(source.fetch()).await;
+        let arrived = self.clock.now_ms();
+        res.and_then(|f| {
+            let wall = wall_secs();
+            let s = Schedule::new(&f, sent, arrived, wall)?;
+            Token::new(f, s, wall).map(Arc::new)
+        })
     }
 
     fn settle(&self, entry: &Entry, source: &dyn TokenSource, res: Result<Arc<Token>>) {
@@ -563,5 +600,6 @@ pub fn label(secret: &Secret) -> String {
     fingerprint(secret.expose())
 }
 
+pub mod fleet;
 #[cfg(test)]
 mod tests;

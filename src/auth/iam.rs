@@ -311,6 +311,10 @@ impl TokenSource for ApikeySource {
         })
     }
 
+    fn fetch_budget(&self) -> Duration {
+        self.cfg.transport.worst_case()
+    }
+
     fn describe(&self) -> String {
         format!(
             "IAM {} key {}",

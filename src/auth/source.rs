@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::secret::Secret;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -116,6 +117,25 @@ impl std::fmt::Debug for Fetched {
     }
 }
 
+/// How a source's tokens may be shared through the fleet token store
+/// (`crate::store`; the cache does the sharing, see `cache::fleet`).
+pub enum Sharing {
+    /// The credential is the same bytes in every process that uses it (an
+    /// API key, a username and password): the store's names and sealing key
+    /// are derived from it and from the kind and settings, so only holders
+    /// of the credential can find or open the entry.
+    Credential,
+    /// The credential differs from process to process (a pod's compute
+    /// resource token, a VPC instance's identity), so it cannot seal
+    /// anything: shared only when the user gives a store secret (`storeKey`),
+    /// derived from that secret and from the kind, this identity (the
+    /// trusted profile assumed) and the settings. Without a secret the
+    /// tokens stay in the process.
+    WithStoreKey { identity: Secret },
+    /// Never through the store (a bearer token the caller manages).
+    Never,
+}
+
 pub trait TokenSource: Send + Sync + 'static {
     fn key(&self) -> &SourceKey;
 
@@ -126,7 +146,22 @@ pub trait TokenSource: Send + Sync + 'static {
     /// A short description for log lines, never holding a secret: the kind,
     /// the host, a fingerprint of the credential.
     fn describe(&self) -> String;
+
+    /// How its tokens may be shared through the fleet token store.
+    fn sharing(&self) -> Sharing {
+        Sharing::Credential
+    }
+
+    /// The longest one `fetch` may take, its retries and their back-off
+    /// included (bar a server's long `Retry-After`): how long the processes
+    /// that leave the fetch to another one wait for it at most.
+    fn fetch_budget(&self) -> Duration {
+        DEFAULT_FETCH_BUDGET
+    }
 }
+
+/// `fetch_budget` of a source that does not say.
+pub const DEFAULT_FETCH_BUDGET: Duration = Duration::from_secs(30);
 
 /// A short, one-way label for a secret in log lines: the first 6 hex digits
 /// of its SHA-256 (the JS layer prints the same label for API keys).
