@@ -16,8 +16,16 @@ pub fn enabled() -> bool {
 macro_rules! debug {
     ($($arg:tt)*) => {
         if $crate::log::enabled() {
-            eprintln!("[wml-native] {}", format_args!($($arg)*));
+            $crate::log::line(format_args!($($arg)*));
         }
     };
 }
 pub(crate) use debug;
+
+/// Writes one log line to stderr in one piece, so that lines written at the
+/// same time by other threads (the JS layer logs too) never cut into it.
+pub fn line(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let text = format!("[wml-native] {args}\n");
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
