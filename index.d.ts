@@ -64,11 +64,67 @@ export declare function getIamTokenInfo(apikey: string, options?: IamOptions): P
 /** Drops every cached token and the keys held to refresh them. */
 export declare function clearTokenCache(): void
 
-/** Cache settings. `maxEntries`: how many distinct keys are kept (least recently used out). Default 10,000. */
-export declare function configureTokenCache(options: { maxEntries?: number }): void
+/**
+ * Settings of the process-wide token cache and of the token store it may
+ * share tokens through (see "Sharing tokens across a fleet" in the README).
+ * Everything is checked before anything changes; a rejected call changes nothing.
+ */
+export interface TokenCacheOptions {
+  /** How many distinct credentials are kept (least recently used out). Default 10,000. */
+  maxEntries?: number
+  /**
+   * A Redis (or Valkey) URL to share tokens through with every process that
+   * uses the same store: `redis://[user:password@]host[:port][/db]`, or
+   * `rediss://` for TLS. `null` stops sharing; absent leaves it as it is.
+   * Default: the `WML_NATIVE_TOKEN_STORE` variable, else none. Nothing
+   * usable is stored (names derived from the credential, tokens sealed with
+   * AES-256-GCM under a key derived from it), and the store never fails a
+   * call: when it is down or slow the process asks IAM itself.
+   */
+  store?: string | null
+  /**
+   * The store secret (at least 16 characters; use a random one of 32 or
+   * more): lets kinds whose credential differs from process to process (a
+   * pod's compute resource token, a VPC instance identity) share tokens,
+   * sealed under it, per trusted profile. Without it they stay in the
+   * process. Default: the `WML_NATIVE_TOKEN_STORE_KEY` variable. Only with `store`.
+   */
+  storeKey?: string
+  /** `rediss://` only: extra trusted certificates (PEM), as `IamOptions.caCert`. Only with `store`. */
+  caCert?: string
+  /** `rediss://` only: accept any certificate. For test systems only. Only with `store`. */
+  disableSslVerification?: boolean
+  /** Bound on each Redis round trip, in ms (a new connection gets twice that, at least 500). Default `250`. Only with `store`. */
+  timeoutMs?: number
+}
 
-/** Cache figures: cached credentials, the bound, token requests started so far and those that failed. */
-export declare function tokenCacheStats(): { size: number; capacity: number; requests: number; failures: number }
+/** Changes the cache's settings (see `TokenCacheOptions`). Throws `InvalidArgumentError`. */
+export declare function configureTokenCache(options: TokenCacheOptions): void
+
+/** Cache figures, counted since the process started. */
+export interface TokenCacheStats {
+  /** Cached credentials. */
+  size: number
+  /** The bound (`maxEntries`). */
+  capacity: number
+  /** Token requests this process sent to a token service (tokens taken from the store are not counted). */
+  requests: number
+  /** Token requests that failed after their retries. */
+  failures: number
+  /** The token store in use, `redis://host:port/db` (never the user or password), or `null`. */
+  store: string | null
+  /** Tokens taken from the store instead of asking IAM. */
+  storeHits: number
+  /** Fetches that found nothing usable in the store (absent, due for refresh, refused, or not opening). */
+  storeMisses: number
+  /** Leases won: this process asked IAM on behalf of every process sharing the store. */
+  leasesWon: number
+  /** Store operations that failed (down, slow, an error reply); the process asked IAM itself each time. */
+  storeErrors: number
+}
+
+/** Cache figures: see `TokenCacheStats`. */
+export declare function tokenCacheStats(): TokenCacheStats
 
 /** One API key with its IAM settings; shares the process-wide cache. */
 export declare class IamAuthenticator {

@@ -20,6 +20,11 @@ const log = require('./debug')
 
 const changes = native.changeCounter()
 
+// A token store named by the environment that cannot be used: one warning
+// per process (the first JS environment to load gets the message).
+const storeProblem = native.tokenStoreEnvProblem()
+if (storeProblem) process.emitWarning(storeProblem, { code: 'WML_NATIVE_TOKEN_STORE' })
+
 /** One memoised token; `until` is on performance.now()'s clock. */
 class Memo {
   text = ''
@@ -195,9 +200,13 @@ function clearTokenCache() {
   native.clearTokenCache()
 }
 
-/** Cache figures: `{ size, capacity, requests, failures }`. */
+/**
+ * Cache figures: `{ size, capacity, requests, failures, store, storeHits,
+ * storeMisses, leasesWon, storeErrors }`.
+ */
 function tokenCacheStats() {
-  return native.tokenCacheStats()
+  const s = native.tokenCacheStats()
+  return { ...s, store: s.store ?? null }
 }
 
 /** @param {unknown} options */

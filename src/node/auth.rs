@@ -15,6 +15,7 @@ use crate::auth::iam::{ApikeySource, IamConfig};
 use crate::auth::source::TokenSource;
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::store::{Store, StoreOptions};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -224,27 +225,56 @@ pub fn clear_token_cache() {
 pub struct TokenCacheStats {
     pub size: u32,
     pub capacity: u32,
-    /// Token requests started (each may take several attempts).
+    /// Token requests this process sent to a token service (each may take
+    /// several attempts); tokens taken from the store are not counted.
     pub requests: i64,
     /// Token requests that failed after their retries.
     pub failures: i64,
+    /// The token store in use (`redis://host:port/db`, never a password),
+    /// or null.
+    #[napi(ts_type = "string | null")]
+    pub store: Option<String>,
+    /// Tokens taken from the store instead of asking the token service.
+    pub store_hits: i64,
+    /// Fetches that found nothing usable in the store.
+    pub store_misses: i64,
+    /// Leases won: this process asked the token service for the fleet.
+    pub leases_won: i64,
+    /// Store operations that failed (the process then asked by itself).
+    pub store_errors: i64,
 }
 
 #[napi]
 pub fn token_cache_stats() -> TokenCacheStats {
     let c = global_cache();
+    let f = c.fleet_stats();
     TokenCacheStats {
         size: c.len() as u32,
         capacity: c.capacity() as u32,
         requests: c.requests_started() as i64,
         failures: c.requests_failed() as i64,
+        store: c.store_target(),
+        store_hits: f.hits as i64,
+        store_misses: f.misses as i64,
+        leases_won: f.leases_won as i64,
+        store_errors: f.errors as i64,
     }
 }
 
-/// `configureTokenCache(options)`: `maxEntries`.
+/// Why the token store named by `WML_NATIVE_TOKEN_STORE` (and `_KEY`) is
+/// not used, or null; only the first call in the process gets it (the JS
+/// layer turns it into one process warning).
+#[napi]
+pub fn token_store_env_problem() -> Option<String> {
+    crate::auth::take_env_problem()
+}
+
+/// `configureTokenCache(options)`: `maxEntries`, and the token store
+/// (`store`, `storeKey`, `caCert`, `disableSslVerification`, `timeoutMs`).
+/// Checks everything before changing anything.
 #[napi]
 pub fn configure_token_cache(
-    #[napi(ts_arg_type = "{ maxEntries?: number }")] options: Unknown,
+    #[napi(ts_arg_type = "TokenCacheOptions")] options: Unknown,
 ) -> napi::Result<(), String> {
     throw(configure(options))
 }
@@ -253,15 +283,48 @@ fn configure(options: Unknown) -> crate::error::Result<()> {
     let Some(r) = Reader::new(Some(options), "options")? else {
         return Err(Error::invalid("options must be an object"));
     };
-    if let Some(n) = r.number("maxEntries")? {
-        if !(n.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&n)) {
+    let capacity = match r.number("maxEntries")? {
+        Some(n) if !(n.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&n)) => {
             return Err(Error::invalid(
                 "options.maxEntries must be a whole number >= 1",
-            ));
+            ))
         }
+        n => n,
+    };
+    let store = store_setting(&r)?;
+    if let Some(n) = capacity {
         global_cache().set_capacity(n as usize);
     }
+    if let Some(store) = store {
+        global_cache().set_store(store);
+    }
     Ok(())
+}
+
+/// The store `options` ask for: None to leave it as it is, `Some(None)` to
+/// turn it off (`store: null`).
+fn store_setting(r: &Reader) -> crate::error::Result<Option<Option<Store>>> {
+    let url = r.string("store")?;
+    let secret = r.secret("storeKey")?;
+    let ca_cert = r.string("caCert")?;
+    let insecure = r.bool("disableSslVerification")?;
+    let timeout_ms = r.number("timeoutMs")?;
+    let Some(url) = url else {
+        if secret.is_some() || ca_cert.is_some() || insecure.is_some() || timeout_ms.is_some() {
+            return Err(Error::invalid(
+                "options.storeKey, caCert, disableSslVerification and timeoutMs are settings of a token store: give them with options.store (a redis:// or rediss:// URL)",
+            ));
+        }
+        return Ok(r.is_null("store")?.then_some(None));
+    };
+    let o = StoreOptions {
+        secret,
+        ca_cert,
+        disable_ssl_verification: insecure.unwrap_or(false),
+        ..StoreOptions::new(url)
+    }
+    .timeout_ms(timeout_ms)?;
+    Ok(Some(Some(Store::new(o)?)))
 }
 
 /// A credential and its settings, holding its cache entry: the native half

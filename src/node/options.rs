@@ -46,6 +46,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether `name` is there and set to `null` (as opposed to absent).
+    pub fn is_null(&self, name: &str) -> Result<bool> {
+        let v: Option<Unknown> = self.obj.get(name).map_err(napi_failed)?;
+        match v {
+            None => Ok(false),
+            Some(v) => Ok(v.get_type().map_err(napi_failed)? == ValueType::Null),
+        }
+    }
+
     fn wrong(&self, name: &str, kind: &str) -> Error {
         Error::invalid(format!("{}.{name} must be {kind}", self.what))
     }
