@@ -45,14 +45,59 @@ export function freePort() {
 }
 
 /**
- * Sends one command (`command(port, 'SET', 'k', 'v')`) on a fresh connection
- * and resolves with the reply: a string for +simple and $bulk replies (null
- * for a nil bulk), a number for :integers; an -error reply rejects. Arrays
- * are not decoded (this is a test probe, not a client).
+ * Parses one RESP2 reply at the start of `buf`: `{ value, end }`, or null
+ * if more bytes are needed. Bulk strings are Buffers (null for nil), arrays
+ * arrays, :integers numbers, +simple strings strings; -errors are
+ * `{ error }`.
  */
-export function command(port, ...args) {
-  const parts = [`*${args.length}\r\n`]
-  for (const a of args) parts.push(`$${Buffer.byteLength(String(a))}\r\n${a}\r\n`)
+function parseReply(buf, at = 0) {
+  const eol = buf.indexOf('\r\n', at)
+  if (eol < 0) return null
+  const head = buf.subarray(at + 1, eol).toString()
+  const next = eol + 2
+  switch (String.fromCharCode(buf[at])) {
+    case '+':
+      return { value: head, end: next }
+    case '-':
+      return { value: { error: head }, end: next }
+    case ':':
+      return { value: Number(head), end: next }
+    case '$': {
+      const n = Number(head)
+      if (n < 0) return { value: null, end: next }
+      if (buf.length < next + n + 2) return null
+      return { value: Buffer.from(buf.subarray(next, next + n)), end: next + n + 2 }
+    }
+    case '*': {
+      const n = Number(head)
+      if (n < 0) return { value: null, end: next }
+      const items = []
+      let end = next
+      for (let i = 0; i < n; i++) {
+        const item = parseReply(buf, end)
+        if (item === null) return null
+        items.push(item.value)
+        end = item.end
+      }
+      return { value: items, end }
+    }
+    default:
+      throw new Error(`reply type ${String.fromCharCode(buf[at])} is not decoded here`)
+  }
+}
+
+/**
+ * Sends one command (`commandRaw(port, 'GET', key)`) on a fresh connection
+ * and resolves with the reply as `parseReply` decodes it (binary safe:
+ * arguments may be Buffers, bulk replies are Buffers); an -error reply
+ * rejects. A test probe, not a client.
+ */
+export function commandRaw(port, ...args) {
+  const parts = [Buffer.from(`*${args.length}\r\n`)]
+  for (const a of args) {
+    const bytes = Buffer.isBuffer(a) ? a : Buffer.from(String(a))
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'))
+  }
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port })
     let buf = Buffer.alloc(0)
@@ -63,30 +108,33 @@ export function command(port, ...args) {
     }
     const timer = setTimeout(() => done(new Error(`no reply from 127.0.0.1:${port}`)), 2000)
     sock.on('error', (err) => done(err))
-    sock.on('connect', () => sock.write(parts.join('')))
+    sock.on('connect', () => sock.write(Buffer.concat(parts)))
     sock.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk])
-      const eol = buf.indexOf('\r\n')
-      if (eol < 0) return
-      const head = buf.subarray(1, eol).toString()
-      switch (String.fromCharCode(buf[0])) {
-        case '+':
-          return done(null, head)
-        case '-':
-          return done(new Error(`redis: ${head}`))
-        case ':':
-          return done(null, Number(head))
-        case '$': {
-          const n = Number(head)
-          if (n < 0) return done(null, null)
-          if (buf.length < eol + 2 + n + 2) return
-          return done(null, buf.subarray(eol + 2, eol + 2 + n).toString())
-        }
-        default:
-          return done(new Error(`reply type ${String.fromCharCode(buf[0])} is not decoded here`))
+      let reply
+      try {
+        reply = parseReply(buf)
+      } catch (err) {
+        return done(err)
       }
+      if (reply === null) return
+      const { value } = reply
+      if (value !== null && typeof value === 'object' && 'error' in value) return done(new Error(`redis: ${value.error}`))
+      done(null, value)
     })
   })
+}
+
+/** Buffers (and arrays of them) as strings. */
+const asText = (v) => (Buffer.isBuffer(v) ? v.toString() : Array.isArray(v) ? v.map(asText) : v)
+
+/**
+ * As `commandRaw`, with bulk replies as strings (`command(port, 'SET', 'k',
+ * 'v')`): a string for +simple and $bulk replies (null for a nil bulk), a
+ * number for :integers, an array of those for arrays.
+ */
+export async function command(port, ...args) {
+  return asText(await commandRaw(port, ...args))
 }
 
 /** Resolves with 'PONG' (or rejects: not listening, no answer, an error reply). */
