@@ -200,6 +200,11 @@ impl WmlClient {
         let version = match &o.version {
             None => DEFAULT_VERSION.to_string(),
             Some(v) if is_version_date(v) => v.clone(),
+            // IBM's Python client takes the Cloud Pak for Data release
+            // (`"5.0"`) as `version`: not an API version date, so not sent.
+            Some(v) if matches!(o.auth, AuthSpec::Cp4d { .. }) && is_release(v) => {
+                DEFAULT_VERSION.to_string()
+            }
             Some(_) => return Err(Error::invalid("version must be a date like 2023-05-29")),
         };
         let transport = Transport::new(&o.transport, DEFAULT_TIMEOUT)?;
@@ -301,6 +306,15 @@ impl WmlClient {
         let (cache, entry, token) = (self.cache.clone(), entry.lock().clone(), token?);
         Some(Box::new(move || cache.invalidate(&entry, Some(&token))))
     }
+}
+
+/// A Cloud Pak for Data release: `5.0`, `4.8.5`.
+fn is_release(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_version_date(v: &str) -> bool {
