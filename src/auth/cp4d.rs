@@ -7,11 +7,10 @@
 //! itself (`.../icp4d-api/v1/authorize`, or any `.../v1/authorize`).
 
 use super::service::{self, CP4D};
-use super::source::{fingerprint, BoxFuture, Canonical, Fetched, SourceKey, TokenSource};
+use super::source::{BoxFuture, Canonical, Fetched, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::http::{self, Transport, TransportOptions};
 use crate::secret::Secret;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
 const AUTHORIZE_PATH: &str = "/v1/authorize";
 const API_BASE: &str = "/icp4d-api";
@@ -127,37 +126,33 @@ impl TokenSource for Cp4dSource {
                 With::Password => "password",
                 With::Apikey => "api_key",
             };
-            let body = Secret::new(
-                serde_json::json!({ "username": self.username, field: self.secret.expose() })
-                    .to_string(),
-            );
-            service::exchange(
+            let fields = [
+                ("username", self.username.as_str()),
+                (field, self.secret.expose()),
+            ];
+            service::post_json(
                 CP4D,
                 &self.transport,
-                |c| {
-                    c.post(&self.url)
-                        .header(CONTENT_TYPE, "application/json")
-                        .header(ACCEPT, "application/json")
-                        .body(body.expose().to_string())
-                },
-                "token",
+                &self.url,
+                &fields,
                 &[self.secret.expose()],
             )
             .await
         })
     }
 
+    /// No fingerprint of the secret: a password may be weak enough for
+    /// even a short hash to help guess it.
     fn describe(&self) -> String {
         format!(
-            "Cloud Pak for Data {} user {} {} {}",
+            "Cloud Pak for Data {} user {} with {}",
             self.url,
             self.username,
             if self.with == With::Password {
-                "password"
+                "a password"
             } else {
-                "apikey"
-            },
-            fingerprint(self.secret.expose())
+                "an API key"
+            }
         )
     }
 }

@@ -9,7 +9,6 @@ use super::source::{fingerprint, BoxFuture, Canonical, Fetched, SourceKey, Token
 use crate::error::{Error, Result};
 use crate::http::{self, Transport, TransportOptions};
 use crate::secret::Secret;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
 const TOKEN_PATH: &str = "/api/2.0/apikeys/token";
 pub const DEFAULT_TIMEOUT: std::time::Duration = super::iam::DEFAULT_TIMEOUT;
@@ -78,17 +77,11 @@ impl TokenSource for McspSource {
     fn fetch(&self) -> BoxFuture<'_, Result<Fetched>> {
         Box::pin(async move {
             let apikey = self.key.credential.expose();
-            let body = Secret::new(serde_json::json!({ "apikey": apikey }).to_string());
-            service::exchange(
+            service::post_json(
                 MCSP,
                 &self.transport,
-                |c| {
-                    c.post(&self.url)
-                        .header(CONTENT_TYPE, "application/json")
-                        .header(ACCEPT, "application/json")
-                        .body(body.expose().to_string())
-                },
-                "token",
+                &self.url,
+                &[("apikey", apikey)],
                 &[apikey],
             )
             .await

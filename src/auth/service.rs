@@ -10,6 +10,7 @@ use crate::error::{AuthFailure, Error, Result};
 use crate::http::{self, Answer, Attempt, RetryPolicy, Transport};
 use crate::log::debug;
 use crate::secret::{scrub, Secret};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
 
 /// A token service: its id in errors (`AuthError.service`) and its name in
@@ -83,6 +84,35 @@ pub async fn exchange(
             }
         },
         |n, e, d| debug!("{} retry {n} in {d:?} after {}", svc.name, e.code()),
+    )
+    .await
+}
+
+/// `exchange` for the common shape: `POST url` with a JSON object of string
+/// `fields` (which hold the secrets; serialised straight into a `Secret`,
+/// no other copy), the token in the answer's `token` field.
+pub async fn post_json(
+    svc: Service,
+    transport: &Transport,
+    url: &str,
+    fields: &[(&str, &str)],
+    secrets: &[&str],
+) -> Result<Fetched> {
+    let map: std::collections::BTreeMap<&str, &str> = fields.iter().copied().collect();
+    let body = Secret::new(
+        serde_json::to_string(&map).map_err(|_| Error::internal("serialising a token request"))?,
+    );
+    exchange(
+        svc,
+        transport,
+        |c| {
+            c.post(url)
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json")
+                .body(body.expose().to_string())
+        },
+        "token",
+        secrets,
     )
     .await
 }

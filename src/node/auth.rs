@@ -327,6 +327,18 @@ impl NativeAuthenticator {
         Ok(Self::from_source(Arc::new(throw(s)?)))
     }
 
+    /// The cache entry, re-resolved if the cache has dropped it (`None`
+    /// for the kinds without one).
+    fn current(&mut self) -> Option<&Arc<Entry>> {
+        let Held::Cached { source, entry } = &mut self.held else {
+            return None;
+        };
+        if entry.is_evicted() {
+            *entry = global_cache().entry(source.clone());
+        }
+        Some(entry)
+    }
+
     /// How a `WmlClient` that uses this authenticator authenticates.
     pub(crate) fn auth_spec(&self) -> AuthSpec {
         match &self.held {
@@ -434,13 +446,11 @@ impl NativeAuthenticator {
     /// `[0, 0, text]` while its JWT says it is live.
     #[napi(ts_return_type = "[number, number, string] | null")]
     pub fn peek(&mut self) -> Option<Peeked> {
-        match &mut self.held {
-            Held::Cached { source, entry } => {
-                if entry.is_evicted() {
-                    *entry = global_cache().entry(source.clone());
-                }
-                global_cache().peek_entry(entry).map(|t| peeked(&t))
-            }
+        if let Some(entry) = self.current() {
+            return global_cache().peek_entry(entry).map(|t| peeked(&t));
+        }
+        match &self.held {
+            Held::Cached { .. } => None,
             Held::Bearer(b) => b
                 .current()
                 .ok()
@@ -452,13 +462,11 @@ impl NativeAuthenticator {
     /// Completes call `id` with the token's `JsTokenInfo`.
     #[napi]
     pub fn fetch(&mut self, queue: &CompletionQueue, id: u32) {
-        match &mut self.held {
-            Held::Cached { source, entry } => {
-                if entry.is_evicted() {
-                    *entry = global_cache().entry(source.clone());
-                }
-                fetch_info(queue, id, entry.clone());
-            }
+        if let Some(entry) = self.current() {
+            return fetch_info(queue, id, entry.clone());
+        }
+        match &self.held {
+            Held::Cached { .. } => {}
             Held::Bearer(b) => {
                 let r = b.current();
                 queue.inner.run(id, async move {
@@ -475,10 +483,7 @@ impl NativeAuthenticator {
     /// `setBearerToken` replaces it).
     #[napi]
     pub fn invalidate(&mut self) {
-        if let Held::Cached { source, entry } = &mut self.held {
-            if entry.is_evicted() {
-                *entry = global_cache().entry(source.clone());
-            }
+        if let Some(entry) = self.current() {
             global_cache().invalidate(entry, None);
         }
     }

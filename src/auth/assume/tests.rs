@@ -147,4 +147,6 @@ async fn a_refused_profile_is_iams_error_without_secrets() {
     assert!(sent.contains(&("profile_name".into(), "p".into())));
     assert!(sent.contains(&("account".into(), "acc-1".into())));
     assert!(!src.describe().contains("assume-apikey-secret"));
+    assert!(!format!("{:?}", options(&iam.url, id("x"))).contains("assume-apikey-secret"));
+    assert!(!format!("{:?}", options(&iam.url, id("x"))).contains("bx-secret"));
 }

@@ -61,6 +61,7 @@ fn exactly_one_of_password_and_apikey_and_a_username() {
         "a password and an API key with equal text differ"
     );
     assert!(!pw.describe().contains("cpd-password-secret"));
+    assert!(!format!("{:?}", options(url)).contains("cpd-password-secret"));
 }
 
 #[tokio::test]

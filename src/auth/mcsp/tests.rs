@@ -38,6 +38,7 @@ async fn posts_the_apikey_and_reads_token() {
     assert!(head.starts_with("POST /api/2.0/apikeys/token "), "{head}");
     assert_eq!(body, r#"{"apikey":"mcsp-key-secret"}"#);
     assert!(!src.describe().contains("mcsp-key-secret"));
+    assert!(!format!("{o:?}").contains("mcsp-key-secret"));
 
     srv.push(Reply::Raw(
         400,
