@@ -454,3 +454,43 @@ test('util.inspect and JSON.stringify of every authenticator show no secret', ()
   assert.equal(inspect(all[7]), 'NoAuthAuthenticator {}')
   assert.ok(all.every((a) => a instanceof m.Authenticator))
 })
+
+test('WML_NATIVE_DEBUG logs every kind without any secret, and the process exits by itself', async () => {
+  const { spawn } = await import('node:child_process')
+  const root = new URL('..', import.meta.url)
+  const secrets = { cr: freshCrToken(), apikey: freshKey(), password: freshKey(), cpdKey: freshKey(), mcsp: freshKey() }
+  server.options.cpdUsers = [...server.options.cpdUsers, { username: 'debug-user', password: secrets.password, apikey: secrets.cpdKey }]
+  const file = crTokenFile(secrets.cr)
+  const code = `
+    const m = require('./index.js')
+    const url = ${JSON.stringify(server.url)}
+    const p = ${JSON.stringify(PROFILE)}
+    const all = [
+      new m.ContainerAuthenticator({ url, crTokenFilename: ${JSON.stringify(file)}, iamProfileId: p.id }),
+      new m.IamAssumeAuthenticator({ url, apikey: ${JSON.stringify(secrets.apikey)}, iamProfileId: p.id }),
+      new m.VpcInstanceAuthenticator({ url }),
+      new m.CloudPakForDataAuthenticator({ url, username: 'debug-user', password: ${JSON.stringify(secrets.password)} }),
+      new m.CloudPakForDataAuthenticator({ url, username: 'debug-user', apikey: ${JSON.stringify(secrets.cpdKey)} }),
+      new m.McspAuthenticator({ url, apikey: ${JSON.stringify(secrets.mcsp)} }),
+    ]
+    Promise.all(all.map((a) => a.getToken())).then((ts) => console.log(JSON.stringify(ts)), (e) => { console.log('failed', e.code); process.exitCode = 1 })
+  `
+  const r = await new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, WML_NATIVE_DEBUG: '1' } })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20000)
+    child.on('exit', (c, signal) => {
+      clearTimeout(timer)
+      resolve({ code: c, signal, out, err })
+    })
+  })
+  assert.equal(r.signal, null, 'killed: the process did not exit by itself')
+  assert.equal(r.code, 0, r.out + r.err)
+  const tokens = JSON.parse(r.out)
+  assert.equal(tokens.length, 6)
+  for (const kind of ['cr-token', 'assume', 'VPC metadata', 'Cloud Pak for Data', 'MCSP']) assert.ok(r.err.includes(kind), `${kind} in the log`)
+  for (const s of [...Object.values(secrets), ...tokens]) assert.ok(!r.err.includes(s), `a secret in the log: ${s.slice(0, 8)}...`)
+})
