@@ -11,7 +11,7 @@
 use super::cache::TokenCache;
 use super::iam::{ApikeySource, IamConfig, IamOptions};
 use super::profile::{self, By, ProfileOptions};
-use super::source::{fingerprint, BoxFuture, Fetched, SourceKey, TokenSource};
+use super::source::{fingerprint, BoxFuture, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use std::sync::{Arc, Weak};
@@ -110,6 +110,17 @@ impl TokenSource for AssumeSource {
             let apikey = self.key_text();
             self.step.request(&form, &[access, apikey]).await
         })
+    }
+
+    /// The credential holds the API key (and the profile): the same
+    /// everywhere. (Its API key step is an ordinary `iam` entry: shared too.)
+    fn sharing(&self) -> Sharing {
+        Sharing::Credential
+    }
+
+    /// The API key step, then the assume step.
+    fn fetch_budget(&self) -> std::time::Duration {
+        self.step.transport.worst_case().saturating_mul(2)
     }
 
     fn describe(&self) -> String {

@@ -9,7 +9,7 @@
 
 use super::iam::{IamConfig, IamOptions};
 use super::profile::{self, By, ProfileOptions};
-use super::source::{BoxFuture, Canonical, Fetched, SourceKey, TokenSource};
+use super::source::{BoxFuture, Canonical, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use std::io::Read;
@@ -157,6 +157,19 @@ impl TokenSource for ContainerSource {
             }
             self.cfg.request(&form, &[cr_token.expose()]).await
         })
+    }
+
+    /// The compute resource token differs from pod to pod (and the cache
+    /// key holds only its file's path and the profile, nothing secret):
+    /// shared only with the store secret, per trusted profile.
+    fn sharing(&self) -> Sharing {
+        Sharing::WithStoreKey {
+            identity: profile::canonical(Canonical::new(), &self.profile, None).finish(),
+        }
+    }
+
+    fn fetch_budget(&self) -> std::time::Duration {
+        self.cfg.transport.worst_case()
     }
 
     fn describe(&self) -> String {

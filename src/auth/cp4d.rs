@@ -7,7 +7,7 @@
 //! itself (`.../icp4d-api/v1/authorize`, or any `.../v1/authorize`).
 
 use super::service::{self, CP4D};
-use super::source::{BoxFuture, Canonical, Fetched, SourceKey, TokenSource};
+use super::source::{BoxFuture, Canonical, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::http::{self, Transport, TransportOptions};
 use crate::secret::Secret;
@@ -143,6 +143,15 @@ impl TokenSource for Cp4dSource {
 
     /// No fingerprint of the secret: a password may be weak enough for
     /// even a short hash to help guess it.
+    /// The username and password (or API key) are the same everywhere.
+    fn sharing(&self) -> Sharing {
+        Sharing::Credential
+    }
+
+    fn fetch_budget(&self) -> std::time::Duration {
+        self.transport.worst_case()
+    }
+
     fn describe(&self) -> String {
         format!(
             "Cloud Pak for Data {} user {} with {}",

@@ -2,7 +2,7 @@
 //! wire exchange every IAM grant shares (form body in, token out, with the
 //! retry policy of `http` and IAM-shaped errors).
 
-use super::source::{fingerprint, BoxFuture, Canonical, Fetched, SourceKey, TokenSource};
+use super::source::{fingerprint, BoxFuture, Canonical, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy, Transport, TransportOptions};
 use crate::log::debug;
@@ -316,6 +316,10 @@ impl TokenSource for ApikeySource {
 
     fn fetch_budget(&self) -> Duration {
         self.cfg.transport.worst_case()
+    }
+
+    fn sharing(&self) -> Sharing {
+        Sharing::Credential
     }
 
     fn describe(&self) -> String {

@@ -5,7 +5,7 @@
 //! a URL with a path is used as given, so either endpoint can be named).
 
 use super::service::{self, MCSP};
-use super::source::{fingerprint, BoxFuture, Canonical, Fetched, SourceKey, TokenSource};
+use super::source::{fingerprint, BoxFuture, Canonical, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::http::{self, Transport, TransportOptions};
 use crate::secret::Secret;
@@ -86,6 +86,14 @@ impl TokenSource for McspSource {
             )
             .await
         })
+    }
+
+    fn sharing(&self) -> Sharing {
+        Sharing::Credential
+    }
+
+    fn fetch_budget(&self) -> std::time::Duration {
+        self.transport.worst_case()
     }
 
     fn describe(&self) -> String {

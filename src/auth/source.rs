@@ -147,10 +147,10 @@ pub trait TokenSource: Send + Sync + 'static {
     /// the host, a fingerprint of the credential.
     fn describe(&self) -> String;
 
-    /// How its tokens may be shared through the fleet token store.
-    fn sharing(&self) -> Sharing {
-        Sharing::Credential
-    }
+    /// How its tokens may be shared through the fleet token store. No
+    /// default: a kind whose cache credential is not a secret (a file path,
+    /// a profile name) must never seal with it.
+    fn sharing(&self) -> Sharing;
 
     /// The longest one `fetch` may take, its retries and their back-off
     /// included (bar a server's long `Retry-After`): how long the processes

@@ -10,7 +10,7 @@
 
 use super::profile::{By, ProfileOptions};
 use super::service::{self, VPC};
-use super::source::{BoxFuture, Canonical, Fetched, SourceKey, TokenSource};
+use super::source::{BoxFuture, Canonical, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::http::{Transport, TransportOptions};
 use crate::secret::Secret;
@@ -167,6 +167,24 @@ impl TokenSource for VpcSource {
             )
             .await
         })
+    }
+
+    /// The instance identity is per instance (and the cache key holds only
+    /// the profile, nothing secret): shared only with the store secret, per
+    /// trusted profile named. Without a profile named, each instance gets
+    /// its own default profile, which may differ: never shared.
+    fn sharing(&self) -> Sharing {
+        match &self.profile {
+            Some((by, v)) => Sharing::WithStoreKey {
+                identity: Canonical::new().part(by.form_field(), Some(v)).finish(),
+            },
+            None => Sharing::Never,
+        }
+    }
+
+    /// The identity token, then the IAM token.
+    fn fetch_budget(&self) -> Duration {
+        self.transport.worst_case().saturating_mul(2)
     }
 
     fn describe(&self) -> String {

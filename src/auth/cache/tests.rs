@@ -487,6 +487,10 @@ impl TokenSource for Panicking {
     fn describe(&self) -> String {
         "panicking".into()
     }
+
+    fn sharing(&self) -> crate::auth::source::Sharing {
+        crate::auth::source::Sharing::Never
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -572,3 +572,77 @@ async fn the_store_can_be_replaced_and_turned_off() {
     );
     assert_eq!(a.cache.fleet_stats().misses, 1);
 }
+
+#[test]
+fn each_kind_shares_as_the_docs_say() {
+    use crate::auth::container::{ContainerOptions, ContainerSource};
+    use crate::auth::cp4d::{Cp4dOptions, Cp4dSource};
+    use crate::auth::profile::ProfileOptions;
+    use crate::auth::vpc::{VpcOptions, VpcSource};
+    let plain = Store::new(StoreOptions::new("redis://127.0.0.1:1/0")).unwrap();
+    let keyed = Store::new(StoreOptions {
+        secret: Some(Secret::new("fleet-secret-0123456789abcdef")),
+        ..StoreOptions::new("redis://127.0.0.1:1/0")
+    })
+    .unwrap();
+    let name = |store: &Store, s: &dyn TokenSource| slot_for(store, s).map(|s| s.key().to_string());
+    let id = |v: &str| ProfileOptions {
+        id: Some(v.into()),
+        ..Default::default()
+    };
+    let container = |file: &str, profile: ProfileOptions| {
+        ContainerSource::new(&ContainerOptions {
+            cr_token_filename: Some(file.into()),
+            profile,
+            iam: IamOptions {
+                url: Some("https://iam.example.test".into()),
+                ..Default::default()
+            },
+        })
+        .unwrap()
+    };
+    let vpc = |profile: ProfileOptions| {
+        VpcSource::new(&VpcOptions {
+            url: Some("http://127.0.0.1:1".into()),
+            profile,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+
+    // Per-pod credentials: only with the secret, per profile, whatever the file.
+    let (pod1, pod2) = (
+        container("/a/token", id("Profile-1")),
+        container("/b/token", id("Profile-1")),
+    );
+    assert_eq!(name(&plain, &pod1), None);
+    assert!(name(&keyed, &pod1).is_some());
+    assert_eq!(name(&keyed, &pod1), name(&keyed, &pod2));
+    assert_ne!(
+        name(&keyed, &pod1),
+        name(&keyed, &container("/a/token", id("Profile-2")))
+    );
+    assert_eq!(name(&plain, &vpc(id("Profile-1"))), None);
+    assert!(name(&keyed, &vpc(id("Profile-1"))).is_some());
+    assert_ne!(
+        name(&keyed, &vpc(id("Profile-1"))),
+        name(&keyed, &pod1),
+        "kinds apart"
+    );
+    // A VPC instance's default profile differs from instance to instance.
+    assert_eq!(name(&keyed, &vpc(ProfileOptions::default())), None);
+
+    // Shared credentials: with or without the secret, by the credential.
+    let cp4d = |password: &str| {
+        Cp4dSource::new(&Cp4dOptions {
+            url: Some("https://cpd.example.test".into()),
+            username: Some("admin".into()),
+            password: Some(Secret::new(password)),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    assert!(name(&plain, &cp4d("pw-1")).is_some());
+    assert_eq!(name(&plain, &cp4d("pw-1")), name(&keyed, &cp4d("pw-1")));
+    assert_ne!(name(&plain, &cp4d("pw-1")), name(&plain, &cp4d("pw-2")));
+}
