@@ -5,6 +5,9 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import util from 'node:util'
+import path from 'node:path'
+import { tmpdir } from 'node:os'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 import { useRedis, command, commandRaw } from './helpers/redis.mjs'
 import { sleep } from './helpers/secrets.mjs'
@@ -123,6 +126,43 @@ test('an entry does not open for another key; a tampered one is ignored', async 
   const [again] = await (await fleet(1)).ask({ cmd: 'tokens', keys: [a, b] })
   assert.deepEqual(again.tokens, [na.tokens[0], nb.tokens[0]])
   assert.equal(server.iamRequestsFor(a) + server.iamRequestsFor(b), 4)
+})
+
+test('compute resource tokens (one per pod) share only with the store secret, per trusted profile', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wmln-fleet-'))
+  try {
+    const profile = server.options.trustedProfiles[0].id
+    const crTokens = [0, 1, 2, 3].map((i) => {
+      const file = path.join(dir, `pod-${i}`)
+      writeFileSync(file, `cr-token-of-pod-${i}-${newKey()}`)
+      return file
+    })
+    const podsAsk = async (env) => {
+      const f = await fleet(4, env)
+      const before = server.stats.iam
+      const replies = await Promise.all(
+        f.members.map((mem, i) => mem.ask({ cmd: 'container', options: { crTokenFilename: crTokens[i], iamProfileId: profile } })),
+      )
+      return { replies, requests: server.stats.iam - before }
+    }
+    // Without the secret: each pod asks, nothing is written.
+    const names = (await entryNames()).length
+    const alone = await podsAsk({})
+    assert.equal(alone.requests, 4)
+    assert.equal((await entryNames()).length, names)
+    // With it: one request for the four pods.
+    server.fault({ route: 'iam', latencyMs: 200 })
+    const shared = await podsAsk({ WML_NATIVE_TOKEN_STORE_KEY: 'fleet-secret-0123456789abcdef' })
+    assert.equal(shared.requests, 1)
+    assert.equal(new Set(shared.replies.map((r) => r.token)).size, 1)
+    assert.equal(sum(shared.replies, 'storeHits'), 3)
+    // The pods' own tokens are nowhere in Redis.
+    for (const { value } of await dump()) {
+      for (const file of crTokens) assert.equal(value.includes(readFileSync(file)), false)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 // Short tokens: 3 s of life, refreshed past 80% of it counted a second short
