@@ -168,7 +168,7 @@ test('compute resource tokens (one per pod) share only with the store secret, pe
 // Short tokens: 3 s of life, refreshed past 80% of it counted a second short
 // (whole-second timestamps): every (3 * 0.8 - 1) = 1.4 s.
 const LIFETIME_SEC = 3
-const REFRESH_EVERY_MS = (LIFETIME_SEC * 0.8 - 1) * 1000
+const REFRESH_EVERY_MS = Math.round((LIFETIME_SEC * 0.8 - 1) * 1000)
 
 /** Runs `body` with the fake IAM issuing short tokens. */
 async function withShortTokens(body) {

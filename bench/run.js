@@ -16,6 +16,10 @@
  *   main-thread  where our main-thread time per scoring request goes, over
  *                HTTPS -> bench/main-thread.js (one child process); reported
  *                under the HTTPS section
+ *   fleet        the token store shared through Redis: first token in a new
+ *                process with a warm store vs without, IAM requests of cold
+ *                and refreshing fleets -> bench/fleet.js (it starts its own
+ *                redis-server and fleet processes)
  *
  * Flags:
  *   --only <part,...>  run only these parts; `--only scoring-tls` also runs
@@ -47,13 +51,14 @@ const SCORING_ROUNDS = Number(process.env.BENCH_SCORING_ROUNDS) || 2
 const VARIANTS = ['ours', 'undici', 'fetch', 'floor', 'floor-hyper']
 const TLS_VARIANTS = ['ours', 'undici', 'fetch']
 const FLOOR_STACK = { floor: 'reqwest', 'floor-hyper': 'hyper' }
-const PARTS = ['token', 'scoring', 'scoring-tls', 'main-thread']
+const PARTS = ['token', 'scoring', 'scoring-tls', 'main-thread', 'fleet']
 const GOALS = {
   cachedOursOverAnchor: 1.0, // ours ns/call / anchor ns/call <= 1.0
   // Scoring over HTTPS, ours / undici Pool + sdk-core:
   tlsMainThreadOursOverUndici: 0.25, // main-thread CPU µs/req <= 0.25
   tlsCpuOursOverUndici: 0.65, // process CPU µs/req <= 0.65
   tlsRpsOursOverUndici: 1.2, // req/s >= 1.2
+  fleetWarmOverIam: 0.1, // first token in a new process, warm store / IAM path <= 0.1
 }
 
 const problems = [] // things that actually broke: make the exit code non-zero
@@ -192,6 +197,11 @@ async function scoringPhase({ tls }) {
   return { tls, concurrency: cfg.concurrency, warmupMs: cfg.warmupMs, measureSec: cfg.seconds, rounds: SCORING_ROUNDS, variants: out }
 }
 
+async function fleetPhase() {
+  console.error('\n== fleet token store (Redis): new processes, cold and refreshing fleets ==')
+  return runJsonChild([path.join(__dirname, 'fleet.js'), '--json'], 300_000)
+}
+
 async function mainThreadPhase() {
   console.error('\n== where our main-thread time goes (HTTPS) ==')
   return runJsonChild([path.join(__dirname, 'main-thread.js'), '--json'], 120_000)
@@ -241,6 +251,15 @@ function computeRatios(results) {
     r.tlsRpsOursOverUndici = ratio(ours.rps, tls.undici.rps, GOALS.tlsRpsOursOverUndici, '>=')
     r.tlsMainThreadOursOverFetch = ratio(ours.mainThreadUsPerReq, tls.fetch.mainThreadUsPerReq)
     r.tlsCpuOursOverFetch = ratio(ours.cpuUsPerReq, tls.fetch.cpuUsPerReq)
+  }
+  const fl = results.fleet
+  if (fl) {
+    r.fleetWarmOverIam = ratio(fl.firstToken.warmStore.medianMs, fl.firstToken.noStore.medianMs, GOALS.fleetWarmOverIam, '<=')
+    // One IAM request per key per token life across the fleet: cold (one life), and over the refreshes.
+    const perKey = fl.cold.every((c) => c.store.iamRequests === c.keys && c.store.maxPerKey === 1)
+    r.fleetColdIamRequests = { value: fl.cold.map((c) => c.store.iamRequests).join(' / '), goal: `== ${fl.cold.map((c) => c.keys).join(' / ')}`, met: perKey }
+    const lives = 1 + Math.floor(fl.refresh.store.runMs / fl.refresh.refreshEveryMs)
+    r.fleetRefreshIamRequests = { value: fl.refresh.store.iamRequests, goal: `<= ${lives} (1 + refreshes)`, met: fl.refresh.store.iamRequests <= lives }
   }
   return r
 }
@@ -338,6 +357,34 @@ function sections(results) {
       `main-thread CPU/req ours / fetch: ${fmtRatio(r.tlsMainThreadOursOverFetch)}; process CPU/req ours / fetch: ${fmtRatio(r.tlsCpuOursOverFetch)} (information)`,
     ]))
   }
+  const fl = results.fleet
+  if (fl) {
+    const f = fl.firstToken
+    const ms = (x) => x.toFixed(1)
+    out.push({
+      title: `Fleet token store (Redis): first token in a new process, IAM latency ${f.latencyMs} ms (median of ${f.samples} processes each)`,
+      head: ['new process', 'median ms', 'samples (ms)', 'IAM requests'],
+      rows: [
+        ['without a store (IAM)', ms(f.noStore.medianMs), f.noStore.samplesMs.map(ms).join(' / '), f.samples],
+        ['warm store', ms(f.warmStore.medianMs), f.warmStore.samplesMs.map(ms).join(' / '), f.warmStore.iamRequests],
+      ],
+      notes: [`warm store / IAM path: ${fmtRatio(r.fleetWarmOverIam)} (goal ${r.fleetWarmOverIam.goal}): ${verdict(r.fleetWarmOverIam)}`],
+    })
+    const rf = fl.refresh
+    out.push({
+      title: `Fleet token store: IAM requests of ${fl.processesCold} cold processes started together, and of ${rf.processes} processes over several ${rf.lifetimeSec} s token lives`,
+      head: ['case', 'without a store', 'with the store', 'max per key (store)'],
+      rows: [
+        ...fl.cold.map((c) => [`${fl.processesCold} cold processes, ${c.keys} key(s)`, c.noStore.iamRequests, c.store.iamRequests, c.store.maxPerKey]),
+        [`${rf.processes} processes, ${(rf.store.runMs / 1000).toFixed(1)} s, a refresh every ${rf.refreshEveryMs} ms`, rf.noStore.iamRequests, rf.store.iamRequests, '—'],
+      ],
+      notes: [
+        `cold IAM requests with the store: ${r.fleetColdIamRequests.value} (goal ${r.fleetColdIamRequests.goal}, one per key): ${verdict(r.fleetColdIamRequests)}`,
+        `refreshing fleet, IAM requests with the store: ${r.fleetRefreshIamRequests.value} (goal ${r.fleetRefreshIamRequests.goal}): ${verdict(r.fleetRefreshIamRequests)}`,
+        `failed calls while refreshing: ${rf.noStore.failures} without a store, ${rf.store.failures} with it (of ${rf.noStore.calls} and ${rf.store.calls})`,
+      ],
+    })
+  }
   const m = results.mainThread
   if (m) {
     const title = 'Where our main-thread time per scoring request goes (HTTPS, `bench/main-thread.js`)'
@@ -394,6 +441,14 @@ function markdown(results) {
       'CPU from `/proc/self/stat` (10 ms ticks). No JS, no N-API, no hand-off between threads: the cost of the HTTP stack itself, for information. ' +
       'The second floor sends the same requests with hyper\'s bare HTTP/1.1 connection API (one connection per caller; no pool, proxy or TLS): what reqwest\'s own layers cost.',
   )
+  parts.push(
+    '- **Fleet token store**: `bench/fleet.js` starts a redis-server (no persistence, a free 127.0.0.1 port) and the fake IAM in the bench/fleet.js process, ' +
+      'and forks fleet processes (`__test__/fixtures/fleet-process.js`, the package loaded, the store named by `WML_NATIVE_TOKEN_STORE`). ' +
+      'First token: each sample is a new process, timed from its first `getIamToken` call to the token (its Redis connection is made in that time), ' +
+      'without a store and with a store a process warmed earlier, alternately, with every IAM answer delayed 300 ms. ' +
+      'Cold: 20 processes get the keys at once (released together once all have loaded). Refresh: 10 processes call `getIamToken` every 25 ms with 3 s tokens; ' +
+      'the IAM counts are what the fake server received per key. The fleet processes, the server and Redis share the 2 cores with everything else on the machine.',
+  )
   if (problems.length) parts.push('', '## Problems', '', ...problems.map((p) => `- ${p}`))
   return parts.join('\n') + '\n'
 }
@@ -447,6 +502,13 @@ async function main() {
   if (run.has('scoring')) await part(results, 'scoring', 'scoring benchmarks', () => scoringPhase({ tls: false }))
   if (run.has('scoring-tls')) await part(results, 'scoringTls', 'scoring-tls benchmarks', () => scoringPhase({ tls: true }))
   if (run.has('main-thread')) await part(results, 'mainThread', 'main-thread accounting', mainThreadPhase)
+  if (run.has('fleet')) {
+    await part(results, 'fleet', 'fleet benchmarks', fleetPhase)
+    const rf = results.fleet && results.fleet.refresh
+    for (const k of rf ? ['noStore', 'store'] : []) {
+      if (rf[k].failures) problems.push(`fleet refresh ${k}: ${rf[k].failures} failed calls`)
+    }
+  }
 
   results.ratios = computeRatios(results)
   results.problems = problems
