@@ -327,32 +327,44 @@ async fn a_lease_expires_and_is_released_only_by_its_owner() {
 }
 
 #[tokio::test]
-async fn a_waiter_gets_what_the_lease_holder_publishes() {
+async fn a_waiter_gets_what_the_lease_holder_publishes_passing_over_what_it_does_not_accept() {
     let srv = RedisServer::start(&[]).await;
     let (leader, waiter) = (store(&srv.url()), store(&srv.url()));
     let slot = leader.slot(IKM, CONTEXT);
+    // The old token, still in the store while the leader fetches a new one.
+    leader
+        .publish(&slot, b"old", Duration::from_secs(60))
+        .await
+        .unwrap();
     let lease = leader
         .try_lease(&slot, Duration::from_secs(5))
         .await
         .unwrap()
         .unwrap();
     let publish = async {
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        tokio::time::sleep(Duration::from_millis(80)).await;
         leader
-            .publish(&slot, b"fetched once", Duration::from_secs(60))
+            .publish(&slot, b"new", Duration::from_secs(60))
             .await
             .unwrap();
         leader.release(lease).await;
     };
+    let not_old = |s: &Stored| &**s.record != b"old";
     let t = Instant::now();
-    let (got, ()) = tokio::join!(
-        waiter.wait(&slot, Duration::from_secs(5), |_| true),
-        publish
-    );
-    assert_eq!(&**got.unwrap().unwrap().record, b"fetched once");
+    let (got, ()) = tokio::join!(waiter.wait(&slot, Duration::from_secs(5), not_old), publish);
+    assert_eq!(&**got.unwrap().unwrap().record, b"new");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
-    let st = waiter.stats();
-    assert_eq!((st.hits, st.misses), (1, 0));
+    assert_eq!((waiter.stats().hits, waiter.stats().misses), (1, 0));
+
+    // The lease gone and only an unaccepted entry: None at once.
+    let t = Instant::now();
+    let got = waiter
+        .wait(&slot, Duration::from_secs(30), |s| &**s.record != b"new")
+        .await
+        .unwrap();
+    assert!(got.is_none());
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(waiter.stats().misses, 1);
 }
 
 #[tokio::test]
@@ -741,45 +753,6 @@ async fn dropping_the_store_closes_its_connection() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-#[tokio::test]
-async fn a_waiter_passes_over_entries_it_does_not_accept() {
-    let srv = RedisServer::start(&[]).await;
-    let (leader, waiter) = (store(&srv.url()), store(&srv.url()));
-    let slot = leader.slot(IKM, CONTEXT);
-    // The old token, still in the store while the leader fetches a new one.
-    leader
-        .publish(&slot, b"old", Duration::from_secs(60))
-        .await
-        .unwrap();
-    let lease = leader
-        .try_lease(&slot, Duration::from_secs(5))
-        .await
-        .unwrap()
-        .unwrap();
-    let publish = async {
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        leader
-            .publish(&slot, b"new", Duration::from_secs(60))
-            .await
-            .unwrap();
-        leader.release(lease).await;
-    };
-    let not_old = |s: &Stored| &**s.record != b"old";
-    let (got, ()) = tokio::join!(waiter.wait(&slot, Duration::from_secs(5), not_old), publish);
-    assert_eq!(&**got.unwrap().unwrap().record, b"new");
-    assert_eq!((waiter.stats().hits, waiter.stats().misses), (1, 0));
-
-    // The lease gone and only an unaccepted entry: None at once.
-    let t = Instant::now();
-    let got = waiter
-        .wait(&slot, Duration::from_secs(30), |s| &**s.record != b"new")
-        .await
-        .unwrap();
-    assert!(got.is_none());
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
-    assert_eq!(waiter.stats().misses, 1);
 }
 
 #[tokio::test]
