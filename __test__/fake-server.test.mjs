@@ -3,15 +3,14 @@
 import { test, describe, before, after, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import https from 'node:https'
 import net from 'node:net'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { startFakeServer, predictRow, generate, FIXTURES, DEFAULT_MODEL_ID } from '../testing/index.mjs'
 import { sleep } from './helpers/secrets.mjs'
+import { decodeJwt, rawRequest, parseSse, startCli } from './helpers/fake-http.mjs'
 
 const require = createRequire(import.meta.url)
 const CLI = fileURLToPath(new URL('../testing/cli.js', import.meta.url))
@@ -42,15 +41,6 @@ async function getToken(server, apikey = 'good-key') {
   return (await res.json()).access_token
 }
 
-function decodeJwt(token) {
-  const [h, p, s] = token.split('.')
-  assert.ok(s && s.length > 0, 'JWT has a signature part')
-  return {
-    header: JSON.parse(Buffer.from(h, 'base64url').toString()),
-    payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
-  }
-}
-
 function wmlPost(server, path, token, body, { version = VERSION, headers = {}, signal } = {}) {
   const q = version === null ? '' : `?version=${version}`
   return fetch(`${server.url}${path}${q}`, {
@@ -65,50 +55,6 @@ const predictPath = (id = 'dep-1') => `/ml/v4/deployments/${id}/predictions`
 const genPath = (id = 'dep-1') => `/ml/v1/deployments/${id}/text/generation`
 const streamPath = (id = 'dep-1') => `/ml/v1/deployments/${id}/text/generation_stream`
 const SMALL_INPUT = { input_data: [{ fields: ['GENDER', 'AGE'], values: [['M', 23]] }] }
-
-/** Raw http(s) request that records how the body arrived. Rejects on socket errors. */
-function rawRequest(url, { method = 'POST', headers = {}, body, ca, servername, agent = false, onChunk } = {}) {
-  const u = new URL(url)
-  const lib = u.protocol === 'https:' ? https : http
-  return new Promise((resolve, reject) => {
-    const req = lib.request(u, { method, headers, ca, servername, agent }, (res) => {
-      const chunks = []
-      res.on('data', (c) => {
-        chunks.push(c)
-        if (onChunk) onChunk(c, req, res)
-      })
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, chunks, body: Buffer.concat(chunks).toString() }))
-      res.on('error', (err) => { err.partial = Buffer.concat(chunks); err.status = res.statusCode; reject(err) })
-      res.on('aborted', () => {
-        const err = new Error('response aborted')
-        err.partial = Buffer.concat(chunks)
-        err.status = res.statusCode
-        reject(err)
-      })
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
-function parseSse(text) {
-  const events = []
-  for (const block of text.split(/\n\n/)) {
-    const ev = { data: [] }
-    let any = false
-    for (const line of block.split('\n')) {
-      if (!line || line.startsWith(':')) continue
-      any = true
-      const i = line.indexOf(':')
-      const field = line.slice(0, i)
-      const value = line.slice(i + 1).replace(/^ /, '')
-      if (field === 'data') ev.data.push(value)
-      else ev[field] = value
-    }
-    if (any) events.push({ ...ev, data: JSON.parse(ev.data.join('\n')) })
-  }
-  return events
-}
 
 function assertWmlError(body, status, code) {
   assert.equal(body.status_code, status)
@@ -824,17 +770,8 @@ describe('entry points', () => {
   })
 
   test('cli.js prints one JSON line, serves, and exits 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, [CLI, '--port', '0', '--token-lifetime', '7'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+    const { child, line, exited } = await startCli(CLI, ['--port', '0', '--token-lifetime', '7'])
     try {
-      const line = await new Promise((resolve, reject) => {
-        let out = ''
-        child.stdout.on('data', (c) => {
-          out += c
-          if (out.includes('\n')) resolve(out)
-        })
-        child.on('exit', () => reject(new Error(`cli exited early: ${out}`)))
-      })
       assert.equal(line.trim().split('\n').length, 1)
       const { url } = JSON.parse(line)
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)

@@ -204,7 +204,7 @@ describe('npm pack', () => {
   test('the tarball holds what users need and nothing else', () => {
     const files = packed.files.map((f) => f.path).sort()
     const allowed =
-      /^(package\.json|README\.md|CHANGELOG\.md|LICEN[CS]E(\.md|\.txt)?|index\.(js|mjs|d\.ts)|native\.js|lib\/.+|bin\/.+|testing\/(index\.(js|mjs|d\.ts)|cli\.js|fixtures\/[^/]+\.pem))$/
+      /^(package\.json|README\.md|CHANGELOG\.md|LICEN[CS]E(\.md|\.txt)?|index\.(js|mjs|d\.ts)|native\.js|lib\/.+|bin\/.+|testing\/(index\.(js|mjs|d\.ts)|cli\.js|lib\/.+\.js|fixtures\/[^/]+\.pem))$/
     const forbidden = /^(src|__test__|target|bench|examples|npm|scripts|fuzz|node_modules|\.ci|\.git)\/|^Cargo\.|\.node$|\.tgz$|\.rs$/
     assert.deepEqual(files.filter((f) => forbidden.test(f)), [], 'build and test files must not be published')
     assert.deepEqual(files.filter((f) => !allowed.test(f)), [], 'unexpected files in the tarball')

@@ -3,19 +3,32 @@
 /**
  * Runs the fake IAM + WML + watsonx.ai server in its own process.
  *
- *   node testing/cli.js [--port N] [--host 127.0.0.1] [--token-lifetime S] [--tls]
- *                       [--stream-interval-ms MS] [--invalid-apikey KEY]...
+ *   node testing/cli.js [--port N] [--host 127.0.0.1] [--tls[=MODE]]
+ *     [--token-lifetime S] [--token-issued-ago S] [--clock-skew S] [--no-date]
+ *     [--stream-interval-ms MS] [--interleave-tool-calls] [--request-history N]
+ *     [--invalid-apikey KEY]... [--invalid-cr-token TOKEN]...
+ *     [--trusted-profile JSON]... [--cpd-user JSON]... [--options JSON]
+ *
+ * MODE: ca (the default of a bare --tls), self-signed, self-signed-wrong-host,
+ * self-signed-expired. --trusted-profile and --cpd-user take one JSON object
+ * each ({"id":..,"name":..,"account":..,"crn":..} / {"username":..,"password":..,"apikey":..})
+ * and replace the defaults; --options takes a JSON object of any startFakeServer
+ * options, applied first.
  *
  * Prints one line of JSON when listening: {"url":"http://127.0.0.1:PORT"}
- * (with --tls also "ca": the path of the CA certificate to trust), then runs
+ * (with --tls also "ca": the path of the certificate to trust), then runs
  * until SIGTERM/SIGINT, closes and exits 0.
  */
-const { startFakeServer, FIXTURES } = require('./index.js')
+const { startFakeServer } = require('./index.js')
+const { TLS_MODES, tlsMode } = require('./lib/tls')
 
-const USAGE = 'usage: node testing/cli.js [--port N] [--host H] [--token-lifetime S] [--tls] ' +
-  '[--stream-interval-ms MS] [--invalid-apikey KEY]...'
+const USAGE = 'usage: node testing/cli.js [--port N] [--host H] [--tls[=ca|self-signed|self-signed-wrong-host|self-signed-expired]] ' +
+  '[--token-lifetime S] [--token-issued-ago S] [--clock-skew S] [--no-date] [--stream-interval-ms MS] ' +
+  '[--interleave-tool-calls] [--request-history N] [--invalid-apikey KEY]... [--invalid-cr-token TOKEN]... ' +
+  '[--trusted-profile JSON]... [--cpd-user JSON]... [--options JSON]'
 
 function parseArgs(argv) {
+  const base = {}
   const options = {}
   for (let i = 0; i < argv.length; i++) {
     let [flag, value] = argv[i].split(/=(.*)/s)
@@ -24,26 +37,48 @@ function parseArgs(argv) {
       if (value === undefined) throw new Error(`${flag} needs a value`)
       return value
     }
-    const number = () => {
+    const number = ({ signed = false } = {}) => {
       const n = Number(next())
-      if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a non-negative number, got ${value}`)
+      if (!Number.isFinite(n) || (!signed && n < 0)) throw new Error(`${flag} needs a ${signed ? '' : 'non-negative '}number, got ${value}`)
       return n
+    }
+    const json = () => {
+      try {
+        const v = JSON.parse(next())
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object')
+        return v
+      } catch {
+        throw new Error(`${flag} needs a JSON object`)
+      }
     }
     switch (flag) {
       case '--port': options.port = number(); break
       case '--host': options.host = next(); break
+      case '--tls': options.tls = value === undefined ? true : value; break
       case '--token-lifetime': options.tokenLifetimeSec = number(); break
+      case '--token-issued-ago': options.tokenIssuedAgoSec = number(); break
+      case '--clock-skew': options.clockSkewSec = number({ signed: true }); break
+      case '--no-date': options.sendDate = false; break
       case '--stream-interval-ms': options.streamIntervalMs = number(); break
+      case '--interleave-tool-calls': options.interleaveToolCalls = true; break
+      case '--request-history': options.requestHistory = number(); break
       case '--invalid-apikey': (options.invalidApikeys ||= []).push(next()); break
-      case '--tls': options.tls = true; break
+      case '--invalid-cr-token': (options.invalidCrTokens ||= []).push(next()); break
+      case '--trusted-profile': (options.trustedProfiles ||= []).push(json()); break
+      case '--cpd-user': (options.cpdUsers ||= []).push(json()); break
+      case '--options': Object.assign(base, json()); break
       case '--help': case '-h':
         process.stdout.write(USAGE + '\n')
         process.exit(0)
         break
-      default: throw new Error(`unknown argument ${argv[i]}`)
+      default:
+        // Name an unknown option, never echo a value (it may be a pasted secret).
+        throw new Error(/^--[a-z][a-z-]*$/.test(flag) ? `unknown option ${flag}` : 'unexpected argument (not shown)')
     }
   }
-  return options
+  const merged = { ...base, ...options }
+  tlsMode(merged.tls) // throws on an unknown mode
+  return merged
 }
 
 async function main() {
@@ -68,7 +103,7 @@ async function main() {
 
   server = await startFakeServer(options)
   const info = { url: server.url }
-  if (options.tls) info.ca = FIXTURES.ca
+  if (server.tlsMode) info.ca = TLS_MODES[server.tlsMode].trust
   process.stdout.write(JSON.stringify(info) + '\n')
 }
 
