@@ -92,6 +92,8 @@ fn wml_options(
         version: r.string("version")?,
         transport: options::transport(&r)?,
         auth,
+        project_id: r.string("projectId")?,
+        space_id: r.string("spaceId")?,
     })
 }
 
