@@ -92,6 +92,15 @@ test('GET /healthz', async () => {
   assert.deepEqual(await res.json(), { status: 'ok' })
 })
 
+test('unknown routes, and /score without exactly one id segment, answer 404 as JSON', async () => {
+  for (const [method, route] of [['GET', '/nope'], ['POST', '/score/'], ['POST', '/score/a/b'], ['GET', '/score/d']]) {
+    const body = method === 'POST' ? '{}' : undefined
+    const res = await fetch(base + route, { method, headers: { 'content-type': 'application/json' }, body })
+    assert.equal(res.status, 404, `${method} ${route}`)
+    assert.deepEqual(await res.json(), { error: 'not_found', message: 'no such route' })
+  }
+})
+
 test('POST /score/:id returns the predictions; one IAM token serves every request', async () => {
   const results = await Promise.all([1, 2, 3].map(() => post('/score/dep-express', PAYLOAD)))
   for (const res of results) {

@@ -1,10 +1,12 @@
 // The package as users get it: `npm pack` the repository, check what the
 // tarball holds, then install it (with the platform package carrying this
 // host's binary, the way napi-rs publishes) into a NEW project outside the
-// repository, offline, and use it from CommonJS, ESM, TypeScript and the CLI.
+// repository, offline, and use it from CommonJS, ESM, TypeScript, the CLI and
+// the Express example.
 //
-// Slow steps (marked [slow]): the offline `npm install` (~1 s) and four tsc
-// runs (~3-5 s of CPU each, started together). The whole file takes ~15 s on
+// Slow steps (marked [slow]): the offline `npm install` (~1 s) and five tsc
+// runs (~3-5 s of CPU each, started together; the fifth builds the Express
+// example against the installed package). The whole file takes ~15 s on
 // an idle 2-core machine (~35 s on a loaded one). Needs the addon built for
 // this host (else the install part is skipped) and npm on PATH; no network.
 // Set WML_KEEP_PACKAGE_TEST_DIR=1 to keep the temp dir for inspection.
@@ -23,6 +25,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const FIXTURE = path.join(ROOT, '__test__', 'fixtures', 'consumer')
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 const TYPES_NODE = path.join(ROOT, 'node_modules', '@types', 'node')
+const EXAMPLE = path.join(ROOT, 'examples', 'express')
+const hasExpress = ['express', '@types/express'].every((m) => fs.existsSync(path.join(ROOT, 'node_modules', m, 'package.json')))
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 
 // ------------------------------------------------------------------ helpers
@@ -142,7 +146,7 @@ let tmp // the temp dir holding everything below
 let packed // npm's report of the root tarball
 let consumer // the fresh consumer project
 let installed // resolves once the consumer project is installed (or rejects)
-let tscRuns // the consumer's tsc runs, started together: { nodenext, node10, bundler, bad }
+let tscRuns // the consumer's tsc runs, started together: { nodenext, node10, bundler, bad, express }
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-native-package-'))
@@ -196,6 +200,29 @@ async function install() {
     { cwd: consumer },
   )
   return r.ms
+}
+
+/**
+ * The Express example as its README tells users to take it into their own
+ * project: src/ and tsconfig.json copied, the `paths` entry deleted, so
+ * `wml-native` is the installed package. It lives in consumer/express-app (a
+ * CommonJS package: the example compiles to CommonJS); express and
+ * @types/express are the repository's devDependencies, linked, so the test
+ * stays offline.
+ */
+function copyExpressExample() {
+  const ts = createRequire(import.meta.url)('typescript')
+  const app = path.join(consumer, 'express-app')
+  fs.cpSync(path.join(EXAMPLE, 'src'), path.join(app, 'src'), { recursive: true })
+  const file = path.join(EXAMPLE, 'tsconfig.json')
+  const { config, error } = ts.parseConfigFileTextToJson(file, fs.readFileSync(file, 'utf8'))
+  assert.ok(!error && config.compilerOptions.paths, 'examples/express/tsconfig.json has no paths entry to delete')
+  delete config.compilerOptions.paths
+  fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify(config, null, 2))
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'express-app', private: true, type: 'commonjs' }))
+  for (const m of ['express', '@types/express']) {
+    fs.symlinkSync(path.join(ROOT, 'node_modules', m), path.join(consumer, 'node_modules', m), 'junction')
+  }
 }
 
 // ------------------------------------------------------------------ tests
@@ -371,13 +398,15 @@ describe('installed into a new project', { skip: !canInstall && `no ${binaryName
       // package's types use AbortSignal); linked, so the test stays offline.
       fs.mkdirSync(path.join(consumer, 'node_modules', '@types'), { recursive: true })
       fs.symlinkSync(TYPES_NODE, path.join(consumer, 'node_modules', '@types', 'node'), 'junction')
-      // [slow] The four tsc runs take a few seconds each: start them all now.
+      if (hasExpress) copyExpressExample()
+      // [slow] The tsc runs take a few seconds each: start them all now.
       const tsc = (...args) => run(process.execPath, [TSC, '--pretty', 'false', ...args], { cwd: consumer })
       tscRuns = {
         nodenext: tsc('-p', 'tsconfig.json'), // emits dist/index.js
         node10: tsc('-p', 'tsconfig.json', '--noEmit', '--module', 'commonjs', '--moduleResolution', 'node10', '--esModuleInterop'),
         bundler: tsc('-p', 'tsconfig.json', '--noEmit', '--module', 'preserve', '--moduleResolution', 'bundler'),
         bad: tsc('-p', 'tsconfig.bad.json'),
+        express: hasExpress ? tsc('-p', path.join('express-app', 'tsconfig.json')) : undefined,
       }
     })
 
@@ -393,7 +422,7 @@ describe('installed into a new project', { skip: !canInstall && `no ${binaryName
       assert.equal(nodenext.code, 0, `tsc (nodenext):\n${nodenext.stdout}${nodenext.stderr}`)
       assert.equal(node10.code, 0, `tsc (node10, commonjs):\n${node10.stdout}${node10.stderr}`)
       assert.equal(bundler.code, 0, `tsc (bundler):\n${bundler.stdout}${bundler.stderr}`)
-      t.diagnostic(`tsc (4 runs at once): nodenext ${nodenext.ms} ms, node10 ${node10.ms} ms, bundler ${bundler.ms} ms`)
+      t.diagnostic(`tsc (${Object.values(tscRuns).filter(Boolean).length} runs at once): nodenext ${nodenext.ms} ms, node10 ${node10.ms} ms, bundler ${bundler.ms} ms`)
 
       // The compiled consumer, for real, against wml-native/testing's fake server.
       // WmlClient.fromEnv() reads the environment, ./ibm-credentials.env and
@@ -423,6 +452,40 @@ describe('installed into a new project', { skip: !canInstall && `no ${binaryName
       const reported = new Map()
       for (const m of r.stdout.matchAll(/^bad\.ts\((\d+),\d+\): error (TS\d+):/gm)) reported.set(Number(m[1]), m[2])
       assert.deepEqual(reported, expected, `tsc output:\n${r.stdout}`)
+    })
+
+    test('[slow] the Express example builds against the installed package (paths entry deleted) and serves /score', {
+      skip: !hasExpress && 'express / @types/express are not installed',
+    }, async (t) => {
+      const r = await tscRuns.express
+      assert.equal(r.code, 0, `tsc -p express-app:\n${r.stdout}${r.stderr}`)
+      const code = `
+        const http = require('node:http')
+        const { once } = require('node:events')
+        const { startFakeServer } = require('wml-native/testing')
+        const { createApp } = require('./dist/app.js')
+        ;(async () => {
+          const fake = await startFakeServer()
+          const server = http.createServer(createApp({ credentials: { url: fake.url, apikey: 'express-consumer', iamUrl: fake.url } }))
+          await once(server.listen(0, '127.0.0.1'), 'listening')
+          const post = (id) => fetch('http://127.0.0.1:' + server.address().port + '/score/' + id, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ input_data: [{ fields: ['a'], values: [[1], [2]] }] }),
+          })
+          const ok = await post('dep-1')
+          const missing = await post('unknown-dep')
+          const out = { ok: ok.status, rows: (await ok.json()).predictions[0].values.length, missing: missing.status, error: (await missing.json()).error }
+          server.closeAllConnections()
+          server.close()
+          await fake.close()
+          console.log(JSON.stringify({ ...out, express: require('express/package.json').version }))
+        })()`
+      const app = path.join(consumer, 'express-app')
+      const { stdout } = await runOk(process.execPath, ['--input-type=commonjs', '-e', code], { cwd: app })
+      const out = JSON.parse(stdout.trim().split('\n').pop())
+      t.diagnostic(`express ${out.express}, tsc ${r.ms} ms`)
+      assert.deepEqual({ ...out, express: undefined }, { ok: 200, rows: 2, missing: 404, error: 'deployment_not_found', express: undefined })
     })
   })
 })

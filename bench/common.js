@@ -1,6 +1,7 @@
 'use strict'
 // Small helpers shared by the benchmark scripts.
-const { spawn } = require('node:child_process')
+const { execFileSync, spawn } = require('node:child_process')
+const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
@@ -41,6 +42,153 @@ function scoringPayload() {
   return { input_data: [{ fields: ['GENDER', 'AGE', 'MARITAL_STATUS', 'PROFESSION'], values }] }
 }
 
+let ticksPerSec
+/** Clock ticks per second of /proc CPU figures (`getconf CLK_TCK`; 100 if that cannot run). */
+function clockTicks() {
+  if (ticksPerSec === undefined) {
+    try {
+      ticksPerSec = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    } catch {
+      ticksPerSec = 100
+    }
+  }
+  return ticksPerSec
+}
+
+/**
+ * { user, system } CPU in µs from a Linux /proc stat file (a process:
+ * `/proc/<pid>/stat`, one thread: `/proc/<pid>/task/<tid>/stat`), or null
+ * where there is none. Resolution: one clock tick (10 ms at 100 Hz).
+ */
+function statCpuUs(statPath) {
+  try {
+    const stat = fs.readFileSync(statPath, 'utf8')
+    // After "pid (comm) ": fields[11], [12] = utime, stime in clock ticks.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const us = 1e6 / clockTicks()
+    return { user: Number(fields[11]) * us, system: Number(fields[12]) * us }
+  } catch {
+    return null
+  }
+}
+
+/** user + system CPU in µs of process `pid`, or null. */
+function procCpuUs(pid) {
+  const c = statCpuUs(`/proc/${pid}/stat`)
+  return c && c.user + c.system
+}
+
+/** { user, system } CPU in µs of this process's main (JS) thread, whose tid is the pid; null off Linux. */
+function mainThreadCpuUs() {
+  return statCpuUs(`/proc/self/task/${process.pid}/stat`)
+}
+
+/** Renders rows (arrays of cells) as an aligned text table. */
+function textTable(head, rows) {
+  const all = [head, ...rows].map((row) => row.map(String))
+  const w = head.map((_, i) => Math.max(...all.map((row) => row[i].length)))
+  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  ')
+  return [line(all[0]), w.map((n) => '-'.repeat(n)).join('  '), ...all.slice(1).map(line)].join('\n')
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Drives `concurrency` callers that loop on `score()` (a promise of the parsed
+ * answer; each must hold `rows` predictions) for `warmupMs`, then counts the
+ * requests completed and the CPU used over `measureMs`: process CPU
+ * (`process.cpuUsage()`) and main-thread CPU (/proc, null off Linux). Then
+ * stops the callers (waiting up to 10 s). Resolves the figures.
+ */
+async function driveCallers(score, { concurrency, warmupMs, measureMs, rows = 20 }) {
+  let completed = 0
+  let errors = 0
+  let firstError
+  let stopping = false
+
+  async function caller() {
+    while (!stopping) {
+      try {
+        const res = await score()
+        // Same cheap check for every variant: the parsed answer has our predictions.
+        const block = res && res.predictions && res.predictions[0]
+        if (!block || !Array.isArray(block.values) || block.values.length !== rows) {
+          throw new Error(`unexpected response: ${JSON.stringify(res).slice(0, 200)}`)
+        }
+        completed++
+      } catch (err) {
+        errors++
+        if (firstError === undefined) firstError = String(err && err.stack || err).slice(0, 500)
+        // Do not spin on a persistent failure.
+        await sleep(10)
+      }
+    }
+  }
+
+  const callers = Array.from({ length: concurrency }, caller)
+  await sleep(warmupMs)
+  // Measured window: requests completed and CPU used between these two points.
+  // Requests in flight at either edge are counted at one edge only, so they balance.
+  const c0 = completed
+  const main0 = mainThreadCpuUs()
+  const cpu0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  await sleep(measureMs)
+  const cpu = process.cpuUsage(cpu0)
+  const main1 = mainThreadCpuUs()
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  const requests = completed - c0
+
+  stopping = true
+  let drained = true
+  await Promise.race([Promise.all(callers), sleep(10_000).then(() => { drained = false })])
+
+  const perReq = (us) => (requests && us != null ? +(us / requests).toFixed(2) : null)
+  const mainUser = main0 && main1 ? main1.user - main0.user : null
+  const mainSystem = main0 && main1 ? main1.system - main0.system : null
+  return {
+    concurrency,
+    warmupMs,
+    seconds: +seconds.toFixed(3),
+    requests,
+    rps: +(requests / seconds).toFixed(1),
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+    cpuUsPerReq: perReq(cpu.user + cpu.system),
+    mainThreadUserUs: mainUser,
+    mainThreadSystemUs: mainSystem,
+    mainThreadUsPerReq: perReq(mainUser == null ? null : mainUser + mainSystem),
+    maxRssMB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
+    totalCompleted: completed,
+    errors,
+    firstError,
+    drained,
+  }
+}
+
+/**
+ * Several runs of one variant (figures as driveCallers gives them) as one:
+ * req/s = mean of the runs; CPU per request = total CPU / total requests
+ * (main-thread figures null when a run has none, e.g. the Rust floors).
+ */
+function combineRuns(rs) {
+  const sum = (k) => rs.reduce((a, r) => a + r[k], 0)
+  const requests = sum('requests')
+  const perReq = (us) => (requests && us != null ? +(us / requests).toFixed(2) : null)
+  const main = rs.every((r) => r.mainThreadUserUs != null)
+  return {
+    rounds: rs.length,
+    requests,
+    rps: +(sum('rps') / rs.length).toFixed(1),
+    cpuUsPerReq: perReq(sum('cpuUserUs') + sum('cpuSystemUs')),
+    mainThreadUsPerReq: main ? perReq(sum('mainThreadUserUs') + sum('mainThreadSystemUs')) : null,
+    mainThreadUserUsPerReq: main ? perReq(sum('mainThreadUserUs')) : null,
+    mainThreadSystemUsPerReq: main ? perReq(sum('mainThreadSystemUs')) : null,
+    maxRssMB: Math.max(...rs.map((r) => r.maxRssMB)),
+    errors: sum('errors'),
+  }
+}
+
 /** Rejects after `ms` with `message` unless `promise` settles first (the timer never keeps the process alive). */
 function withTimeout(promise, ms, message) {
   let timer
@@ -54,8 +202,8 @@ function withTimeout(promise, ms, message) {
 /**
  * Starts the fake server (testing/cli.js `args`) in its own process, with
  * `nodeArgs` before the script, `env` added to the environment and, with
- * `ipc`, an IPC channel. Resolves { child, url, exited, stop } once it printed
- * its URL line: `exited` resolves { code, signal } when it exits; `stop()`
+ * `ipc`, an IPC channel. Resolves { child, url, ca, exited, stop } once it
+ * printed its URL line (`ca`: the CA certificate's path with `--tls`): `exited` resolves { code, signal } when it exits; `stop()`
  * sends SIGTERM (SIGKILL after 5 s) and resolves the same.
  */
 async function startFakeServerProcess({ args = [], nodeArgs = [], env, ipc = false } = {}) {
@@ -73,24 +221,40 @@ async function startFakeServerProcess({ args = [], nodeArgs = [], env, ipc = fal
     clearTimeout(killer)
     return r
   }
-  const url = new Promise((resolve, reject) => {
+  const info = new Promise((resolve, reject) => {
     child.once('error', reject)
     exited.then(({ code, signal }) => reject(new Error(`the fake server exited early (code ${code}, signal ${signal})`)))
     // readline keeps reading (and dropping) any later output.
     readline.createInterface({ input: child.stdout }).once('line', (line) => {
       try {
-        resolve(JSON.parse(line).url)
+        const { url, ca } = JSON.parse(line)
+        resolve({ url, ca })
       } catch {
         reject(new Error(`unexpected first line from testing/cli.js: ${line}`))
       }
     })
   })
   try {
-    return { child, url: await withTimeout(url, 15_000, 'the fake server did not start within 15 s'), exited, stop }
+    return { child, ...await withTimeout(info, 15_000, 'the fake server did not start within 15 s'), exited, stop }
   } catch (err) {
     child.kill('SIGKILL')
     throw err
   }
 }
 
-module.exports = { ROOT, envInfo, envLine, median, scoringPayload, withTimeout, startFakeServerProcess }
+module.exports = {
+  ROOT,
+  envInfo,
+  envLine,
+  median,
+  scoringPayload,
+  clockTicks,
+  procCpuUs,
+  mainThreadCpuUs,
+  textTable,
+  sleep,
+  driveCallers,
+  combineRuns,
+  withTimeout,
+  startFakeServerProcess,
+}

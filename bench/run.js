@@ -1,35 +1,59 @@
 #!/usr/bin/env node
 'use strict'
 /**
- * Benchmark orchestrator: `node bench/run.js` (or `npm run bench`).
+ * Benchmark orchestrator: `node bench/run.js [flags]` (or `npm run bench`).
  *
- *   1. cached token ns/call and 2. cold calls  -> bench/token.js (one child process)
- *   3. scoring throughput and client CPU        -> fake server in its own process
- *      (testing/cli.js), each client variant in its own bench/scoring-client.js
- *      process, and the floors (bench/scoring_floor.rs: reqwest and bare hyper
- *      alone in Rust) in theirs, rounds in ABC CBA order.
+ * Parts, in this order:
+ *   token        cached token ns/call and cold calls -> bench/token.js (one child process)
+ *   scoring      scoring over plain HTTP: the fake server in its own process
+ *                (testing/cli.js), each client variant in its own
+ *                bench/scoring-client.js process, and the floors
+ *                (bench/scoring_floor.rs: reqwest and bare hyper alone in Rust)
+ *                in theirs, rounds in ABC CBA order (information)
+ *   scoring-tls  the same over HTTPS (testing/cli.js --tls; ours trusts the CA
+ *                through `caCert`, undici through `connect: { ca }`, fetch and
+ *                sdk-core through NODE_EXTRA_CA_CERTS), against the goals
+ *   main-thread  where our main-thread time per scoring request goes, over
+ *                HTTPS -> bench/main-thread.js (one child process); reported
+ *                under the HTTPS section
+ *
+ * Flags:
+ *   --only <part,...>  run only these parts; `--only scoring-tls` also runs
+ *                      main-thread (its section); `--only main-thread` runs it alone
+ *   --skip <part,...>  run all but these (BENCH_SKIP=<part,...> does the same)
+ *   --write            also write bench/results.json and bench/RESULTS.md after a
+ *                      partial run (a full run always writes them; a partial one
+ *                      only prints, so it does not replace the full record)
+ *   --help
  *
  * Prints a table with ratios and "goal met"/"goal missed", writes
  * bench/results.json and bench/RESULTS.md. Exits non-zero only when something
  * broke (a child failed, or a variant had request errors), never on a missed goal.
  *
  * Knobs (env): BENCH_SCORING_ROUNDS (2), BENCH_WARMUP_MS (2000), BENCH_MEASURE_MS (8000),
- * BENCH_CONCURRENCY (32), BENCH_ROUNDS (5), BENCH_ROUND_MS (300), BENCH_SKIP=token|scoring.
+ * BENCH_CONCURRENCY (32), BENCH_ROUNDS (5), BENCH_ROUND_MS (300), BENCH_MAIN_THREAD_MS (3000),
+ * BENCH_LOOP_MS (1000).
  */
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, envInfo, envLine, scoringPayload, startFakeServerProcess } = require('./common')
+const { parseArgs } = require('node:util')
+const {
+  ROOT, envInfo, envLine, scoringPayload, procCpuUs, combineRuns, textTable, startFakeServerProcess,
+} = require('./common')
+const { accounting } = require('./main-thread')
 
 const SCORING_ROUNDS = Number(process.env.BENCH_SCORING_ROUNDS) || 2
 const VARIANTS = ['ours', 'undici', 'fetch', 'floor', 'floor-hyper']
+const TLS_VARIANTS = ['ours', 'undici', 'fetch']
 const FLOOR_STACK = { floor: 'reqwest', 'floor-hyper': 'hyper' }
-const SKIP = new Set((process.env.BENCH_SKIP || '').split(',').filter(Boolean))
+const PARTS = ['token', 'scoring', 'scoring-tls', 'main-thread']
 const GOALS = {
   cachedOursOverAnchor: 1.0, // ours ns/call / anchor ns/call <= 1.0
-  cpuOursOverUndici: 0.75, // CPU µs/req ours / undici <= 0.75
-  cpuOursOverFetch: 0.25, // CPU µs/req ours / fetch <= 0.25
-  rpsOursOverUndici: 1.0, // req/s ours / undici >= 1.0
+  // Scoring over HTTPS, ours / undici Pool + sdk-core:
+  tlsMainThreadOursOverUndici: 0.25, // main-thread CPU µs/req <= 0.25
+  tlsCpuOursOverUndici: 0.65, // process CPU µs/req <= 0.65
+  tlsRpsOursOverUndici: 1.2, // req/s >= 1.2
 }
 
 const problems = [] // things that actually broke: make the exit code non-zero
@@ -64,18 +88,6 @@ function runJsonChild(args, timeoutMs, env, command = process.execPath) {
   })
 }
 
-/** user+system CPU of a process in µs from /proc (Linux), or null. */
-function procCpuUs(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // fields[11], [12] = utime, stime in clock ticks (USER_HZ, 100 on Linux)
-    return (Number(fields[11]) + Number(fields[12])) * 1e4
-  } catch {
-    return null
-  }
-}
-
 // ---------------------------------------------------------------- phases
 
 async function tokenPhase() {
@@ -105,41 +117,53 @@ function buildFloor() {
   })
 }
 
-async function scoringPhase() {
-  console.error('\n== scoring throughput and client CPU ==')
-  const floor = await buildFloor()
-  const { url, child, stop } = await startFakeServerProcess()
-  const runs = Object.fromEntries(VARIANTS.map((v) => [v, []]))
+/**
+ * Scoring over plain HTTP (`tls` false: our client, the two anchors and the
+ * floors) or over HTTPS (`tls` true: our client and the two anchors).
+ */
+async function scoringPhase({ tls }) {
+  const tag = tls ? 'scoring-tls' : 'scoring'
+  console.error(tls ? '\n== scoring over HTTPS: throughput, process and main-thread CPU ==' : '\n== scoring over HTTP: throughput and client CPU ==')
+  const variants = tls ? TLS_VARIANTS : VARIANTS
+  const floor = tls ? null : await buildFloor()
+  const { url, ca, child, stop } = await startFakeServerProcess({ args: tls ? ['--tls'] : [] })
+  const runs = Object.fromEntries(variants.map((v) => [v, []]))
   let unavailable = null
   try {
     // ABC CBA ...: every variant sees the server early and late alike.
     const order = []
-    for (let r = 0; r < SCORING_ROUNDS; r++) order.push(...(r % 2 ? [...VARIANTS].reverse() : VARIANTS))
+    for (let r = 0; r < SCORING_ROUNDS; r++) order.push(...(r % 2 ? [...variants].reverse() : variants))
     for (const v of order) {
       if (v === 'ours' && unavailable) continue
       if (FLOOR_STACK[v] && !floor) continue
       const serverCpu0 = procCpuUs(child.pid)
       let res
       try {
-        res = FLOOR_STACK[v]
-          ? await runJsonChild([url, JSON.stringify(scoringPayload()), FLOOR_STACK[v]], 60_000, {}, floor)
-          : await runJsonChild([path.join(__dirname, 'scoring-client.js'), v, url], 60_000)
+        if (FLOOR_STACK[v]) {
+          res = await runJsonChild([url, JSON.stringify(scoringPayload()), FLOOR_STACK[v]], 60_000, {}, floor)
+        } else {
+          // Over HTTPS, the anchors (fetch, and sdk-core's token call through axios) trust the CA
+          // through NODE_EXTRA_CA_CERTS; ours is given it as caCert, undici as connect.ca.
+          const env = tls && v !== 'ours' ? { NODE_EXTRA_CA_CERTS: ca } : {}
+          res = await runJsonChild([path.join(__dirname, 'scoring-client.js'), v, url, ...(tls ? [ca] : [])], 60_000, env)
+        }
       } catch (err) {
-        problems.push(`scoring ${v}: ${err.message}`)
-        console.error(`[scoring] ${v}: ${err.message}`)
+        problems.push(`${tag} ${v}: ${err.message}`)
+        console.error(`[${tag}] ${v}: ${err.message}`)
         continue
       }
       if (res.unavailable) {
         unavailable = res.unavailable
-        console.error(`[scoring] ours: ${res.unavailable}`)
+        console.error(`[${tag}] ours: ${res.unavailable}`)
         continue
       }
       const serverCpu1 = procCpuUs(child.pid)
       // Server CPU over the whole child run (warm-up included), per request completed: for information.
       if (serverCpu0 !== null && serverCpu1 !== null && res.totalCompleted) res.serverCpuUsPerReq = +((serverCpu1 - serverCpu0) / res.totalCompleted).toFixed(1)
-      console.error(`[scoring] ${v}: ${res.rps} req/s, ${res.cpuUsPerReq} µs CPU/req, max RSS ${res.maxRssMB} MB, ${res.errors} errors`)
-      if (res.errors > 0) problems.push(`scoring ${v}: ${res.errors} request errors (first: ${firstLine(res.firstError)})`)
-      if (!res.drained) problems.push(`scoring ${v}: callers did not finish after the window`)
+      console.error(`[${tag}] ${v}: ${res.rps} req/s, ${res.cpuUsPerReq} µs CPU/req (main thread ${res.mainThreadUsPerReq ?? 'n/a'}), ` +
+        `max RSS ${res.maxRssMB} MB, ${res.errors} errors`)
+      if (res.errors > 0) problems.push(`${tag} ${v}: ${res.errors} request errors (first: ${firstLine(res.firstError)})`)
+      if (!res.drained) problems.push(`${tag} ${v}: callers did not finish after the window`)
       runs[v].push(res)
     }
   } finally {
@@ -147,32 +171,30 @@ async function scoringPhase() {
   }
 
   // Per variant: throughput = mean of the rounds; CPU/req = total CPU / total requests.
-  const variants = {}
-  for (const v of VARIANTS) {
+  const out = {}
+  for (const v of variants) {
     const rs = runs[v]
     if (!rs.length) {
       let why = 'no successful run'
       if (v === 'ours' && unavailable) why = unavailable
       if (FLOOR_STACK[v] && !floor) why = 'cargo could not build bench/scoring_floor.rs'
-      variants[v] = { unavailable: why }
+      out[v] = { unavailable: why }
       continue
     }
-    const req = rs.reduce((a, r) => a + r.requests, 0)
-    const cpu = rs.reduce((a, r) => a + r.cpuUserUs + r.cpuSystemUs, 0)
-    variants[v] = {
-      rounds: rs.length,
-      requests: req,
-      rps: +(rs.reduce((a, r) => a + r.rps, 0) / rs.length).toFixed(1),
-      cpuUsPerReq: req ? +(cpu / req).toFixed(2) : null,
-      maxRssMB: Math.max(...rs.map((r) => r.maxRssMB)),
+    out[v] = {
+      ...combineRuns(rs),
       serverCpuUsPerReq: rs.every((r) => r.serverCpuUsPerReq != null)
         ? +(rs.reduce((a, r) => a + r.serverCpuUsPerReq, 0) / rs.length).toFixed(1) : null,
-      errors: rs.reduce((a, r) => a + r.errors, 0),
       runs: rs,
     }
   }
   const cfg = runs.undici[0] || runs.fetch[0] || {}
-  return { concurrency: cfg.concurrency, warmupMs: cfg.warmupMs, measureSec: cfg.seconds, rounds: SCORING_ROUNDS, variants }
+  return { tls, concurrency: cfg.concurrency, warmupMs: cfg.warmupMs, measureSec: cfg.seconds, rounds: SCORING_ROUNDS, variants: out }
+}
+
+async function mainThreadPhase() {
+  console.error('\n== where our main-thread time goes (HTTPS) ==')
+  return runJsonChild([path.join(__dirname, 'main-thread.js'), '--json'], 120_000)
 }
 
 // ---------------------------------------------------------------- ratios and report
@@ -199,15 +221,26 @@ function computeRatios(results) {
   }
   const s = results.scoring && results.scoring.variants
   if (s) {
+    // Plain HTTP: information (the goals are set on the HTTPS run).
     const ours = s.ours || {}
-    r.cpuOursOverUndici = ratio(ours.cpuUsPerReq, s.undici.cpuUsPerReq, GOALS.cpuOursOverUndici, '<=')
-    r.cpuOursOverFetch = ratio(ours.cpuUsPerReq, s.fetch.cpuUsPerReq, GOALS.cpuOursOverFetch, '<=')
-    r.rpsOursOverUndici = ratio(ours.rps, s.undici.rps, GOALS.rpsOursOverUndici, '>=')
+    r.mainThreadOursOverUndici = ratio(ours.mainThreadUsPerReq, s.undici.mainThreadUsPerReq)
+    r.cpuOursOverUndici = ratio(ours.cpuUsPerReq, s.undici.cpuUsPerReq)
+    r.cpuOursOverFetch = ratio(ours.cpuUsPerReq, s.fetch.cpuUsPerReq)
+    r.rpsOursOverUndici = ratio(ours.rps, s.undici.rps)
     if (!s.floor.unavailable) {
       r.cpuFloorOverUndici = ratio(s.floor.cpuUsPerReq, s.undici.cpuUsPerReq)
       r.cpuOursOverFloor = ratio(ours.cpuUsPerReq, s.floor.cpuUsPerReq)
     }
     if (!s['floor-hyper'].unavailable) r.cpuHyperOverUndici = ratio(s['floor-hyper'].cpuUsPerReq, s.undici.cpuUsPerReq)
+  }
+  const tls = results.scoringTls && results.scoringTls.variants
+  if (tls) {
+    const ours = tls.ours || {}
+    r.tlsMainThreadOursOverUndici = ratio(ours.mainThreadUsPerReq, tls.undici.mainThreadUsPerReq, GOALS.tlsMainThreadOursOverUndici, '<=')
+    r.tlsCpuOursOverUndici = ratio(ours.cpuUsPerReq, tls.undici.cpuUsPerReq, GOALS.tlsCpuOursOverUndici, '<=')
+    r.tlsRpsOursOverUndici = ratio(ours.rps, tls.undici.rps, GOALS.tlsRpsOursOverUndici, '>=')
+    r.tlsMainThreadOursOverFetch = ratio(ours.mainThreadUsPerReq, tls.fetch.mainThreadUsPerReq)
+    r.tlsCpuOursOverFetch = ratio(ours.cpuUsPerReq, tls.fetch.cpuUsPerReq)
   }
   return r
 }
@@ -215,21 +248,41 @@ function computeRatios(results) {
 const verdict = (x) => (x.met == null ? 'n/a' : x.met ? 'goal met' : 'goal missed')
 const fmtRatio = (x) => (x.value == null ? 'n/a' : `${x.value.toFixed(2)}x`)
 
-/** Renders rows (arrays of cells) as an aligned text table. */
-function textTable(head, rows) {
-  const all = [head, ...rows].map((row) => row.map(String))
-  const w = head.map((_, i) => Math.max(...all.map((row) => row[i].length)))
-  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  ')
-  return [line(all[0]), w.map((n) => '-'.repeat(n)).join('  '), ...all.slice(1).map(line)].join('\n')
-}
-
 function mdTable(head, rows) {
   const esc = (s) => String(s).replace(/\|/g, '\\|')
   return [`| ${head.map(esc).join(' | ')} |`, `|${head.map((_, i) => (i ? ' ---: ' : ' --- ')).join('|')}|`,
     ...rows.map((row) => `| ${row.map(esc).join(' | ')} |`)].join('\n')
 }
 
-/** The report as sections of { title, head, rows, notes }, rendered both as text and markdown. */
+const VARIANT_NAMES = {
+  ours: 'ours WmlClient.score',
+  undici: '(b) undici Pool + sdk-core auth',
+  fetch: '(a) fetch + sdk-core auth',
+  floor: 'floor: our reqwest client alone, in Rust, no JS',
+  'floor-hyper': 'floor: bare hyper (1 connection per caller), in Rust',
+}
+
+/** The table of one scoring phase (`proto` 'HTTP' or 'HTTPS'), with `notes` after the unavailable variants. */
+function scoringSection(s, proto, notes) {
+  const us = (x) => (x == null ? '—' : x.toFixed(1))
+  const names = Object.keys(s.variants)
+  return {
+    title: `Scoring over ${proto}: ${s.concurrency} concurrent callers, 20-row payload, ${s.warmupMs / 1000} s warm-up + ` +
+      `${s.measureSec != null ? Math.round(s.measureSec) : '?'} s measured, ${s.rounds} round(s) per variant`,
+    head: ['variant', 'req/s', 'process CPU µs/req', 'main-thread CPU µs/req', 'max RSS MB', 'server CPU µs/req', 'errors'],
+    rows: names.map((v) => {
+      const x = s.variants[v]
+      if (x.unavailable) return [VARIANT_NAMES[v], '—', '—', '—', '—', '—', '—']
+      return [VARIANT_NAMES[v], x.rps.toFixed(0), us(x.cpuUsPerReq), us(x.mainThreadUsPerReq), x.maxRssMB.toFixed(0), x.serverCpuUsPerReq ?? 'n/a', x.errors]
+    }),
+    notes: [...names.filter((v) => s.variants[v].unavailable).map((v) => `${v}: ${s.variants[v].unavailable}`), ...notes],
+  }
+}
+
+/**
+ * The report as sections of { title, level (2 unless given), head, rows, notes },
+ * rendered both as text and markdown; a section without rows has notes only.
+ */
 function sections(results) {
   const out = []
   const r = results.ratios
@@ -262,35 +315,33 @@ function sections(results) {
   }
   const s = results.scoring
   if (s) {
-    const names = {
-      ours: 'ours WmlClient.score',
-      undici: '(b) undici Pool + sdk-core auth',
-      fetch: '(a) fetch + sdk-core auth',
-      floor: 'floor: our reqwest client alone, in Rust, no JS',
-      'floor-hyper': 'floor: bare hyper (1 connection per caller), in Rust',
-    }
-    out.push({
-      title: `Scoring: ${s.concurrency} concurrent callers, 20-row payload, ${s.warmupMs / 1000} s warm-up + ${s.measureSec != null ? Math.round(s.measureSec) : '?'} s measured, ${s.rounds} round(s) per variant`,
-      head: ['variant', 'req/s', 'client CPU µs/req', 'max RSS MB', 'server CPU µs/req', 'errors'],
-      rows: VARIANTS.map((v) => {
-        const x = s.variants[v]
-        if (x.unavailable) return [names[v], '—', '—', '—', '—', '—']
-        return [names[v], x.rps.toFixed(0), x.cpuUsPerReq == null ? 'n/a' : x.cpuUsPerReq.toFixed(1), x.maxRssMB.toFixed(0), x.serverCpuUsPerReq ?? 'n/a', x.errors]
-      }),
-      notes: [
-        ...VARIANTS.filter((v) => s.variants[v].unavailable).map((v) => `${v}: ${s.variants[v].unavailable}`),
-        `CPU/req ours / undici: ${fmtRatio(r.cpuOursOverUndici)} (goal ${r.cpuOursOverUndici.goal}): ${verdict(r.cpuOursOverUndici)}`,
-        `CPU/req ours / fetch: ${fmtRatio(r.cpuOursOverFetch)} (goal ${r.cpuOursOverFetch.goal}): ${verdict(r.cpuOursOverFetch)}`,
-        `req/s ours / undici: ${fmtRatio(r.rpsOursOverUndici)} (goal ${r.rpsOursOverUndici.goal}): ${verdict(r.rpsOursOverUndici)}`,
-        ...(r.cpuFloorOverUndici ? [
-          `CPU/req floor / undici: ${fmtRatio(r.cpuFloorOverUndici)}; ours / floor: ${fmtRatio(r.cpuOursOverFloor)} (information: what the HTTP stack costs before any JS; ` +
-            'a JS caller adds at least JSON.stringify + JSON.parse and a promise on top)',
-        ] : []),
-        ...(r.cpuHyperOverUndici ? [
-          `CPU/req bare hyper / undici: ${fmtRatio(r.cpuHyperOverUndici)} (information: the same requests without reqwest's layers, pool, proxy or TLS support)`,
-        ] : []),
-      ],
-    })
+    out.push(scoringSection(s, 'HTTP', [
+      `main-thread CPU/req ours / undici: ${fmtRatio(r.mainThreadOursOverUndici)}; process CPU/req ours / undici: ${fmtRatio(r.cpuOursOverUndici)}, ` +
+        `ours / fetch: ${fmtRatio(r.cpuOursOverFetch)}; req/s ours / undici: ${fmtRatio(r.rpsOursOverUndici)} (information: the goals are set on the HTTPS run)`,
+      ...(r.cpuFloorOverUndici ? [
+        `CPU/req floor / undici: ${fmtRatio(r.cpuFloorOverUndici)}; ours / floor: ${fmtRatio(r.cpuOursOverFloor)} (information: what the HTTP stack costs before any JS; ` +
+          'a JS caller adds at least JSON.stringify + JSON.parse and a promise on top)',
+      ] : []),
+      ...(r.cpuHyperOverUndici ? [
+        `CPU/req bare hyper / undici: ${fmtRatio(r.cpuHyperOverUndici)} (information: the same requests without reqwest's layers, pool, proxy or TLS support)`,
+      ] : []),
+      ...(s.variants.floor && !s.variants.floor.unavailable ? ['floors: no JS thread, so no main-thread figure; their tasks run on one single-threaded tokio runtime'] : []),
+    ]))
+  }
+  const tls = results.scoringTls
+  if (tls) {
+    const goal = (label, x) => `${label}: ${fmtRatio(x)} (goal ${x.goal}): ${verdict(x)}`
+    out.push(scoringSection(tls, 'HTTPS', [
+      goal('main-thread CPU/req ours / undici', r.tlsMainThreadOursOverUndici),
+      goal('process CPU/req ours / undici', r.tlsCpuOursOverUndici),
+      goal('req/s ours / undici', r.tlsRpsOursOverUndici),
+      `main-thread CPU/req ours / fetch: ${fmtRatio(r.tlsMainThreadOursOverFetch)}; process CPU/req ours / fetch: ${fmtRatio(r.tlsCpuOursOverFetch)} (information)`,
+    ]))
+  }
+  const m = results.mainThread
+  if (m) {
+    const title = 'Where our main-thread time per scoring request goes (HTTPS, `bench/main-thread.js`)'
+    out.push(m.unavailable ? { title, level: 3, notes: [`unavailable: ${m.unavailable}`] } : { title, level: 3, ...accounting(m) })
   }
   return out
 }
@@ -299,7 +350,7 @@ function printReport(results) {
   console.log(`\nwml-native benchmarks — ${envLine(results.env)}`)
   for (const sec of sections(results)) {
     console.log(`\n${sec.title}\n`)
-    console.log(textTable(sec.head, sec.rows))
+    if (sec.rows) console.log(textTable(sec.head, sec.rows))
     for (const n of sec.notes) console.log(`  ${n}`)
   }
   if (problems.length) {
@@ -316,7 +367,7 @@ function markdown(results) {
     `Environment: ${envLine(results.env)}. All traffic goes to the local fake IAM/WML server (\`wml-native/testing\`) on 127.0.0.1.`,
   ]
   for (const sec of sections(results)) {
-    parts.push('', `## ${sec.title}`, '', mdTable(sec.head, sec.rows), '', ...sec.notes.map((n) => `- ${n}`))
+    parts.push('', `${'#'.repeat(sec.level || 2)} ${sec.title}`, '', ...(sec.rows ? [mdTable(sec.head, sec.rows), ''] : []), ...sec.notes.map((n) => `- ${n}`))
   }
   parts.push('', '## Method', '',
     '- **Cached token**: one process with the fake server in-process; each candidate is warmed up, then timed over sequential `await`ed calls ' +
@@ -324,9 +375,20 @@ function markdown(results) {
       'rounds interleaved in rotating order; tokens live 1 h, so the anchor neither refreshes nor expires mid-run (checked: no IAM request while timing).',
     '- **Cold calls**: all calls are started in one synchronous loop, keys interleaved, before any can resolve; the IAM count is what the fake server received.',
     '- **Scoring**: the fake server runs in its own process (`testing/cli.js`); each variant runs in its own child process; ' +
-      'client CPU per request = `process.cpuUsage()` (user + system) over the measured window / requests completed in it. ' +
+      'process CPU per request = `process.cpuUsage()` (user + system) over the measured window / requests completed in it; ' +
+      'main-thread CPU per request = utime + stime of the main (JS) thread, whose tid is the pid, from `/proc/self/task/<pid>/stat` ' +
+      '(clock ticks of `getconf CLK_TCK`) over the same window / the same requests. ' +
       'The baselines get their token from sdk-core on every request, `JSON.stringify` the payload and parse the JSON answer; every variant checks the 20 predictions. ' +
-      'Server CPU per request is read from `/proc` for information. The machine is shared by the server and the client, so throughput is bounded by it.',
+      'Server CPU per request is read from `/proc` for information. The machine (2 cores) is shared by the server and the client, and with other work, ' +
+      'so throughput is bounded by it and figures move between runs.',
+    '- **Scoring over HTTPS**: the same, with the fake server on TLS (`testing/cli.js --tls`: a leaf certificate signed by a private CA, ' +
+      '`testing/fixtures/ca.pem`). Ours is given the CA as `new WmlClient({ url, iamUrl: url, apikey, caCert })` (its TLS, rustls, runs on its I/O thread); ' +
+      'the undici `Pool` gets `connect: { ca }` (Node\'s TLS runs on the JS thread); `fetch` has no CA option, so its process runs with ' +
+      '`NODE_EXTRA_CA_CERTS=<ca path>`; sdk-core\'s `IamAuthenticator` (axios over Node\'s https) has none either, so both anchor processes run with ' +
+      '`NODE_EXTRA_CA_CERTS` (ours does not need it). Every client keeps its connections alive; their TLS handshakes happen (almost all) in the warm-up.',
+    '- **Where our main-thread time goes**: `bench/main-thread.js`, one process against the fake server over HTTPS in another: ' +
+      '`WmlClient.score` with 32 callers (main-thread CPU per request, two windows, ABBA with the same calls on a pre-serialised payload); ' +
+      '`JSON.stringify` of the payload and `JSON.parse` of the server\'s real answer text, each timed alone in a loop; the rest is the difference.',
     '- **Floor**: `bench/scoring_floor.rs` (built by cargo as an example, without the napi layer) sends the same requests with the package\'s own pooled reqwest client ' +
       '(`http::client`), 32 tasks on one single-threaded tokio runtime, parses each answer with serde_json and checks the 20 predictions; ' +
       'CPU from `/proc/self/stat` (10 ms ticks). No JS, no N-API, no hand-off between threads: the cost of the HTTP stack itself, for information. ' +
@@ -338,35 +400,64 @@ function markdown(results) {
 
 // ---------------------------------------------------------------- main
 
+/** The parts to run and whether to write the files, from the flags (and BENCH_SKIP). */
+function options() {
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, skip: { type: 'string' }, write: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  })
+  if (values.help) {
+    console.log('usage: node bench/run.js [--only <part,...>] [--skip <part,...>] [--write]\nparts: ' + PARTS.join(', '))
+    process.exit(0)
+  }
+  const list = (v) => (v || '').split(',').map((x) => x.trim()).filter(Boolean)
+  const named = [...list(values.only), ...list(values.skip), ...list(process.env.BENCH_SKIP)]
+  const unknown = named.filter((p) => !PARTS.includes(p))
+  if (unknown.length) {
+    console.error(`unknown part(s) ${unknown.join(', ')} (parts: ${PARTS.join(', ')})`)
+    process.exit(2)
+  }
+  const only = list(values.only)
+  if (only.includes('scoring-tls')) only.push('main-thread')
+  const skip = new Set([...list(values.skip), ...list(process.env.BENCH_SKIP)])
+  const run = new Set(PARTS.filter((p) => (!only.length || only.includes(p)) && !skip.has(p)))
+  return { run, write: run.size === PARTS.length || Boolean(values.write) }
+}
+
+/** Runs `phase` and stores its result as results[key]; a failure is a problem, not a crash. */
+async function part(results, key, label, phase) {
+  try {
+    results[key] = await phase()
+  } catch (err) {
+    problems.push(`${label}: ${err.message}`)
+  }
+}
+
 async function main() {
-  const results = { env: envInfo() }
+  const { run, write } = options()
+  const results = { env: envInfo(), parts: [...run] }
   console.log(envLine(results.env))
 
-  if (!SKIP.has('token')) {
-    try {
-      results.token = await tokenPhase()
-      const cold = results.token.cold
-      for (const k of ['ours', 'anchor']) {
-        if (cold[k].errors) problems.push(`cold ${k}: ${cold[k].errors} errors (first: ${firstLine(cold[k].firstError)})`)
-      }
-    } catch (err) {
-      problems.push(`token benchmarks: ${err.message}`)
+  if (run.has('token')) {
+    await part(results, 'token', 'token benchmarks', tokenPhase)
+    const cold = results.token && results.token.cold
+    for (const k of cold ? ['ours', 'anchor'] : []) {
+      if (cold[k].errors) problems.push(`cold ${k}: ${cold[k].errors} errors (first: ${firstLine(cold[k].firstError)})`)
     }
   }
-  if (!SKIP.has('scoring')) {
-    try {
-      results.scoring = await scoringPhase()
-    } catch (err) {
-      problems.push(`scoring benchmarks: ${err.message}`)
-    }
-  }
+  if (run.has('scoring')) await part(results, 'scoring', 'scoring benchmarks', () => scoringPhase({ tls: false }))
+  if (run.has('scoring-tls')) await part(results, 'scoringTls', 'scoring-tls benchmarks', () => scoringPhase({ tls: true }))
+  if (run.has('main-thread')) await part(results, 'mainThread', 'main-thread accounting', mainThreadPhase)
 
   results.ratios = computeRatios(results)
   results.problems = problems
   printReport(results)
-  fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n')
-  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), markdown(results))
-  console.log('\nwrote bench/results.json and bench/RESULTS.md')
+  if (write) {
+    fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n')
+    fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), markdown(results))
+    console.log('\nwrote bench/results.json and bench/RESULTS.md')
+  } else {
+    console.log('\npartial run: bench/results.json and bench/RESULTS.md left as they were (--write to replace them)')
+  }
   process.exitCode = problems.length ? 1 : 0
 }
 

@@ -3,23 +3,31 @@
  * One scoring client variant, run in its own process so that its
  * process.cpuUsage() is its own. Started by bench/run.js:
  *
- *   node bench/scoring-client.js <ours|undici|fetch> <server url>
+ *   node bench/scoring-client.js <ours|undici|fetch> <server url> [<CA certificate path>]
  *
  * CONCURRENCY callers loop: get a token, POST the 20-row payload to
  * /ml/v4/deployments/bench-dep/predictions, parse the JSON answer, check it.
- * After WARMUP_MS, requests completed and CPU used are counted for MEASURE_MS.
+ * After WARMUP_MS, requests completed and CPU used (whole process, and the
+ * main JS thread alone from /proc) are counted for MEASURE_MS.
  * Prints one JSON line with the figures (or {"unavailable": ...}).
+ *
+ * HTTPS (an https:// URL and the CA path): ours gets the CA as `caCert`, the
+ * undici Pool as `connect: { ca }`; `fetch` and sdk-core's IamAuthenticator
+ * (axios over Node's https) have no CA option and trust it through
+ * NODE_EXTRA_CA_CERTS, which bench/run.js sets in their environment.
  *
  * Knobs (env): BENCH_CONCURRENCY (32), BENCH_WARMUP_MS (2000), BENCH_MEASURE_MS (8000),
  * BENCH_OURS_MODULE (the module "ours" takes WmlClient from; default: this package, for harness testing).
  */
-const { ROOT, scoringPayload } = require('./common')
+const fs = require('node:fs')
+const { ROOT, scoringPayload, driveCallers } = require('./common')
 
-const [variant, url] = process.argv.slice(2)
+const USAGE = 'usage: node bench/scoring-client.js <ours|undici|fetch> <url> [<CA certificate path>]'
+const [variant, url, caPath] = process.argv.slice(2)
+const ca = caPath ? fs.readFileSync(caPath, 'utf8') : undefined
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY) || 32
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS) || 2000
 const MEASURE_MS = Number(process.env.BENCH_MEASURE_MS) || 8000
-const DRAIN_TIMEOUT_MS = 10_000
 
 const DEPLOYMENT = 'bench-dep'
 const VERSION = '2021-05-01'
@@ -45,7 +53,7 @@ function makeVariant(name) {
     case 'ours': {
       const { WmlClient } = require(process.env.BENCH_OURS_MODULE || ROOT)
       if (typeof WmlClient !== 'function') return null
-      const client = new WmlClient({ url, apikey: APIKEY, iamUrl: url })
+      const client = new WmlClient({ url, apikey: APIKEY, iamUrl: url, ...(ca && { caCert: ca }) })
       return {
         score: () => client.score(DEPLOYMENT, payload),
         close: () => typeof client.close === 'function' && client.close(),
@@ -73,7 +81,7 @@ function makeVariant(name) {
       // (b) undici Pool (one connection per caller) + sdk-core IamAuthenticator.
       const { Pool } = require('undici')
       const tm = sdkTokenManager()
-      const pool = new Pool(url, { connections: CONCURRENCY })
+      const pool = new Pool(url, { connections: CONCURRENCY, ...(ca && { connect: { ca } }) })
       return {
         async score() {
           const token = await tm.getToken()
@@ -96,75 +104,17 @@ function makeVariant(name) {
 }
 
 async function main() {
-  if (!variant || !url) fail('usage: node bench/scoring-client.js <ours|undici|fetch> <url>')
+  if (!variant || !url) fail(USAGE)
   const v = makeVariant(variant)
   if (v === null) {
     process.stdout.write(JSON.stringify({ variant, unavailable: 'WmlClient not available yet' }) + '\n')
     return
   }
-
-  let completed = 0
-  let errors = 0
-  let firstError
-  let stopping = false
-
-  async function caller() {
-    while (!stopping) {
-      try {
-        const res = await v.score()
-        // Same cheap check for every variant: the parsed answer has our 20 predictions.
-        const block = res && res.predictions && res.predictions[0]
-        if (!block || !Array.isArray(block.values) || block.values.length !== ROWS) {
-          throw new Error(`unexpected response: ${JSON.stringify(res).slice(0, 200)}`)
-        }
-        completed++
-      } catch (err) {
-        errors++
-        if (firstError === undefined) firstError = String(err && err.stack || err).slice(0, 500)
-        // Do not spin on a persistent failure.
-        await new Promise((r) => setTimeout(r, 10))
-      }
-    }
-  }
-
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-  const callers = Array.from({ length: CONCURRENCY }, caller)
-
-  await sleep(WARMUP_MS)
-  // Measured window: requests completed and CPU used between these two points.
-  // Requests in flight at either edge are counted at one edge only, so they balance.
-  const c0 = completed
-  const cpu0 = process.cpuUsage()
-  const t0 = process.hrtime.bigint()
-  await sleep(MEASURE_MS)
-  const cpu = process.cpuUsage(cpu0)
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-  const requests = completed - c0
-
-  stopping = true
-  let drained = true
-  await Promise.race([Promise.all(callers), sleep(DRAIN_TIMEOUT_MS).then(() => { drained = false })])
+  const res = await driveCallers(v.score, { concurrency: CONCURRENCY, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, rows: ROWS })
   try {
     await (v.close && v.close())
   } catch {}
-
-  const cpuUs = cpu.user + cpu.system
-  process.stdout.write(JSON.stringify({
-    variant,
-    concurrency: CONCURRENCY,
-    warmupMs: WARMUP_MS,
-    seconds: +seconds.toFixed(3),
-    requests,
-    rps: +(requests / seconds).toFixed(1),
-    cpuUserUs: cpu.user,
-    cpuSystemUs: cpu.system,
-    cpuUsPerReq: requests ? +(cpuUs / requests).toFixed(2) : null,
-    maxRssMB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
-    totalCompleted: completed,
-    errors,
-    firstError,
-    drained,
-  }) + '\n')
+  process.stdout.write(JSON.stringify({ variant, tls: Boolean(caPath), ...res }) + '\n')
 }
 
 main().then(

@@ -68,18 +68,13 @@ export function createApp(options: AppOptions = {}): express.Express {
     res.json({ status: 'ok' })
   })
 
-  // Express 4 does not catch rejected promises of async handlers: each
-  // handler catches its own errors.
-  app.post('/score/:deploymentId', jsonBody, async (req: Request, res: Response) => {
-    try {
-      const result = await client.score(req.params.deploymentId, req.body, callOptions(req, res, options.timeoutMs))
-      res.json(result)
-    } catch (err) {
-      sendError(res, err)
-    }
+  // Express 5 passes a rejected handler promise to the error handler below
+  // (`apiErrors`), which maps it to a status and a JSON body.
+  app.post('/score/:deploymentId', jsonBody, async (req: Request<{ deploymentId: string }>, res: Response) => {
+    res.json(await client.score(req.params.deploymentId, req.body, callOptions(req, res, options.timeoutMs)))
   })
 
-  app.post('/generate/:deploymentId', jsonBody, async (req: Request, res: Response) => {
+  app.post('/generate/:deploymentId', jsonBody, async (req: Request<{ deploymentId: string }>, res: Response) => {
     const call = callOptions(req, res, options.timeoutMs)
     // Nothing is sent yet: the request goes out on the first next(), and any
     // error (bad arguments included) comes from there, inside the try.
@@ -101,9 +96,9 @@ export function createApp(options: AppOptions = {}): express.Express {
       await send(res, `event: done\ndata: ${JSON.stringify(summary)}\n\n`, call.signal)
       res.end()
     } catch (err) {
-      if (!res.headersSent) {
-        sendError(res, err)
-      } else if (!call.signal.aborted && !res.destroyed) {
+      // Before the first chunk: an ordinary error answer, from apiErrors.
+      if (!res.headersSent) throw err
+      if (!call.signal.aborted && !res.destroyed) {
         // Mid-stream the status is already sent: the error becomes an event.
         const [status, body] = errorResponse(err)
         res.end(`event: error\ndata: ${JSON.stringify({ status, ...body })}\n\n`)
@@ -117,7 +112,7 @@ export function createApp(options: AppOptions = {}): express.Express {
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found', message: 'no such route' } satisfies ErrorBody)
   })
-  app.use(bodyErrors)
+  app.use(apiErrors)
   return app
 }
 
@@ -160,21 +155,21 @@ export function errorResponse(err: unknown): [number, ErrorBody] {
   return [500, { error: 'internal_error', message: 'internal error' }]
 }
 
-function sendError(res: Response, err: unknown): void {
-  // An abort means the client is gone: there is nobody to answer.
-  if (err instanceof AbortError || res.destroyed) return
-  const [status, body] = errorResponse(err)
-  res.status(status).json(body)
-}
-
 /** Scoring and generation take JSON only (anything else would arrive as an empty body). */
 const requireJson: RequestHandler = (req, res, next) => {
   if (req.is('application/json')) return next()
   res.status(415).json({ error: 'unsupported_media_type', message: 'send the body as application/json' } satisfies ErrorBody)
 }
 
-/** Malformed or oversized JSON bodies (body-parser's errors): 400 / 413 as JSON. */
-const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
+/**
+ * Every error a route throws or rejects with, and body-parser's (malformed or
+ * oversized JSON: 400 / 413), as a JSON answer with its status.
+ */
+const apiErrors: ErrorRequestHandler = (err, _req, res, next) => {
+  // Mid-answer there is no status left to send: Express closes the connection.
+  if (res.headersSent) return next(err)
+  // An abort means the client is gone: there is nobody to answer.
+  if (err instanceof AbortError || res.destroyed) return
   if (err && err.expose && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
     const body: ErrorBody = {
       error: err.type === 'entity.parse.failed' ? 'invalid_json' : String(err.type ?? 'bad_request'),
@@ -183,5 +178,6 @@ const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
     res.status(err.status).json(body)
     return
   }
-  next(err)
+  const [status, body] = errorResponse(err)
+  res.status(status).json(body)
 }
