@@ -98,16 +98,17 @@ test('invalidate() makes the next call fetch a new token', async () => {
 
 test('past 80% of its life the token is served at once while one background refresh runs', async () => {
   const key = freshKey()
-  server.fault({ route: 'iam', apikey: key, tokenLifetimeSec: 10, times: 1 })
+  // A 60 s token that its issuer handed out 50 s ago (by its own clock, as a
+  // caching proxy would): 9 s left counted from the answer (a second off for
+  // whole-second timestamps), a 6 s margin, and its refresh point (48 s) is
+  // already past. No waiting for a lifetime to run down.
+  server.fault({ route: 'iam', apikey: key, tokenLifetimeSec: 60, tokenIssuedAgoSec: 50, times: 1 })
   const t1 = await m.getIamToken(key, opts())
-  // A 10 s token counts as 9 s (whole-second timestamps): refresh point 7.2 s,
-  // usable until 8.1 s.
-  await sleep(7500)
   const served = await Promise.all(Array.from({ length: 200 }, () => m.getIamToken(key, opts())))
   assert.ok(served.every((t) => t === t1), 'old token handed out at once')
   for (let i = 0; i < 100 && server.iamRequestsFor(key) < 2; i++) await sleep(10)
   await sleep(50)
-  assert.equal(server.iamRequestsFor(key), 2)
+  assert.equal(server.iamRequestsFor(key), 2, 'one background refresh for 200 callers')
   const t2 = await m.getIamToken(key, opts())
   assert.notEqual(t2, t1)
   assert.equal(server.iamRequestsFor(key), 2)
@@ -116,20 +117,45 @@ test('past 80% of its life the token is served at once while one background refr
 test('a failed background refresh keeps serving the valid token, without unhandled rejections', async () => {
   const watch = watchUnhandled()
   const key = freshKey()
-  server.fault({ route: 'iam', apikey: key, tokenLifetimeSec: 10, times: 1 })
+  // Issued 52 s ago with a 60 s life: 7 s left less the 6 s margin, so usable
+  // for about a second, and already past its refresh point.
+  server.fault({ route: 'iam', apikey: key, tokenLifetimeSec: 60, tokenIssuedAgoSec: 52, times: 1 })
   const t1 = await m.getIamToken(key, opts({ maxRetries: 0 }))
   server.fault({ route: 'iam', apikey: key, status: 500, times: 1 })
-  await sleep(7400)
   assert.equal(await m.getIamToken(key, opts({ maxRetries: 0 })), t1)
   for (let i = 0; i < 100 && server.iamRequestsFor(key) < 2; i++) await sleep(10)
   await sleep(50)
   assert.equal(server.iamRequestsFor(key), 2)
   assert.equal(await m.getIamToken(key, opts({ maxRetries: 0 })), t1, 'still the valid token')
-  await sleep(900) // now inside the expiry margin: callers wait for a new token
+  await sleep(1100) // now inside the expiry margin: callers wait for a new token
   const t3 = await m.getIamToken(key, opts({ maxRetries: 0 }))
   assert.notEqual(t3, t1)
   assert.equal(server.iamRequestsFor(key), 3)
   assert.deepEqual(watch.stop(), [])
+})
+
+test("a token's life is judged on its issuer's clock, and one with under 10 s left is never handed out", async () => {
+  // Issued 3591 s before the answer with a one-hour life: 9 s left by the
+  // issuer's clock (its Date header). Counting from the local send time
+  // would have served it for an hour.
+  let key = freshKey()
+  server.fault({ route: 'iam', apikey: key, tokenIssuedAgoSec: 3591, times: 1 })
+  const e = await m.getIamToken(key, opts({ maxRetries: 0 })).catch((x) => x)
+  assert.ok(e instanceof m.BadResponseError, String(e))
+  assert.match(e.message, /expires in 9 s/)
+  // Clock skew between us and the issuer plays no part: its Date header and
+  // its token are both an hour off, the token is still fresh.
+  key = freshKey()
+  server.options.clockSkewSec = -3600
+  try {
+    const info = await m.getIamTokenInfo(key, opts())
+    assert.ok(info.expiration < Date.now() / 1000, 'the token says it expired by our clock')
+    const again = await Promise.all(Array.from({ length: 50 }, () => m.getIamToken(key, opts())))
+    assert.ok(again.every((t) => t === info.accessToken))
+    assert.equal(server.iamRequestsFor(key), 1, 'fresh by its issuer\'s clock: no refresh')
+  } finally {
+    server.options.clockSkewSec = 0
+  }
 })
 
 test('retries 429/5xx honouring Retry-After, and maxRetries bounds the attempts', async () => {

@@ -31,8 +31,8 @@
  * broke (a child failed, or a variant had request errors), never on a missed goal.
  *
  * Knobs (env): BENCH_SCORING_ROUNDS (2), BENCH_WARMUP_MS (2000), BENCH_MEASURE_MS (8000),
- * BENCH_CONCURRENCY (32), BENCH_ROUNDS (5), BENCH_ROUND_MS (300), BENCH_MAIN_THREAD_MS (3000),
- * BENCH_LOOP_MS (1000).
+ * BENCH_CONCURRENCY (32), BENCH_ROUNDS (5), BENCH_ROUND_MS (300), BENCH_MAIN_THREAD_MS (2000),
+ * BENCH_MAIN_THREAD_BLOCKS (2), BENCH_LOOP_MS (1000).
  */
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -387,7 +387,7 @@ function markdown(results) {
       '`NODE_EXTRA_CA_CERTS=<ca path>`; sdk-core\'s `IamAuthenticator` (axios over Node\'s https) has none either, so both anchor processes run with ' +
       '`NODE_EXTRA_CA_CERTS` (ours does not need it). Every client keeps its connections alive; their TLS handshakes happen (almost all) in the warm-up.',
     '- **Where our main-thread time goes**: `bench/main-thread.js`, one process against the fake server over HTTPS in another: ' +
-      '`WmlClient.score` with 32 callers (main-thread CPU per request, two windows, ABBA with the same calls on a pre-serialised payload); ' +
+      '`WmlClient.score` with 32 callers (main-thread CPU per request over several short windows, in ABBA blocks with the same calls on a pre-serialised payload); ' +
       '`JSON.stringify` of the payload and `JSON.parse` of the server\'s real answer text, each timed alone in a loop; the rest is the difference.',
     '- **Floor**: `bench/scoring_floor.rs` (built by cargo as an example, without the napi layer) sends the same requests with the package\'s own pooled reqwest client ' +
       '(`http::client`), 32 tasks on one single-threaded tokio runtime, parses each answer with serde_json and checks the 20 predictions; ' +

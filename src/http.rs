@@ -93,7 +93,8 @@ pub fn client(o: &ClientOptions) -> Result<reqwest::Client> {
 }
 
 fn build_client(o: &ClientOptions) -> Result<reqwest::Client> {
-    let tls = tls::client_config(!o.disable_ssl_verification, o.ca_cert.as_deref())?;
+    let mut tls = tls::client_config(!o.disable_ssl_verification, o.ca_cert.as_deref())?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let mut b = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .connect_timeout(CONNECT_TIMEOUT)

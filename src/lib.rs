@@ -8,6 +8,7 @@ pub mod http;
 pub mod log;
 pub mod runtime;
 pub mod secret;
+pub mod store;
 pub mod wml;
 
 #[cfg(feature = "node")]

@@ -51,8 +51,9 @@ pub fn parse_pem_bundle(pem: &str) -> Result<Vec<CertificateDer<'static>>> {
     Ok(out)
 }
 
-/// A rustls client configuration: verifying (with `ca_cert` trusted on top
-/// of the usual roots) or, with `verify` false, accepting any certificate.
+/// A rustls client configuration (HTTP's and the token store's):
+/// verifying, with `ca_cert` trusted on top of the usual roots, or, with
+/// `verify` false, accepting any certificate. No ALPN: the caller sets it.
 pub fn client_config(verify: bool, ca_cert: Option<&str>) -> Result<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -75,12 +76,10 @@ pub fn client_config(verify: bool, ca_cert: Option<&str>) -> Result<rustls::Clie
     } else {
         Arc::new(AcceptAny)
     };
-    let mut cfg = builder
+    Ok(builder
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(cfg)
+        .with_no_client_auth())
 }
 
 /// webpki's verdict, or for a certificate given in `caCert` byte for byte,
