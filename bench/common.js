@@ -195,6 +195,21 @@ function combineRuns(rs) {
   }
 }
 
+/** num / den against a goal (`cmp` '<=' or '>='); without a goal, for information. */
+function ratio(num, den, goal, cmp) {
+  const target = goal === undefined ? 'information' : `${cmp} ${goal}`
+  if (num == null || den == null || !den) return { value: null, goal: target, met: null }
+  const value = +(num / den).toFixed(3)
+  return { value, goal: target, met: goal === undefined ? null : cmp === '<=' ? value <= goal : value >= goal }
+}
+
+/** "goal met", "goal missed" or "n/a" for a `ratio`. */
+const verdict = (x) => (x.met == null ? 'n/a' : x.met ? 'goal met' : 'goal missed')
+/** A `ratio` as `0.42x`. */
+const fmtRatio = (x) => (x.value == null ? 'n/a' : `${x.value.toFixed(2)}x`)
+/** `label: 0.42x (goal <= 0.5): goal met` */
+const goalLine = (label, x) => `${label}: ${fmtRatio(x)} (goal ${x.goal}): ${verdict(x)}`
+
 /** Rejects after `ms` with `message` unless `promise` settles first (the timer never keeps the process alive). */
 function withTimeout(promise, ms, message) {
   let timer
@@ -263,4 +278,8 @@ module.exports = {
   combineRuns,
   withTimeout,
   startFakeServerProcess,
+  ratio,
+  verdict,
+  fmtRatio,
+  goalLine,
 }
