@@ -374,7 +374,8 @@ export interface ChatChoice {
   logprobs?: unknown
 }
 
-export interface ChatResponse {
+/** The members a chat answer and each chat stream chunk share. */
+export interface ChatCompletionHead {
   id: string
   object?: string
   model_id: string
@@ -384,10 +385,13 @@ export interface ChatResponse {
   /** Epoch seconds. */
   created: number
   created_at?: string
-  choices: ChatChoice[]
   usage?: TokenUsage
   system?: SystemDetails
   [key: string]: unknown
+}
+
+export interface ChatResponse extends ChatCompletionHead {
+  choices: ChatChoice[]
 }
 
 /** A piece of a tool call in a stream: the first has `id`, `type` and the name; later ones pieces of `arguments` (and `name: ''`). */
@@ -414,18 +418,8 @@ export interface ChatStreamChoice {
 }
 
 /** One event of a chat stream. The last one usually has `choices: []` and the `usage`. */
-export interface ChatStreamChunk {
-  id: string
-  object?: string
-  model_id: string
-  model?: string
-  model_version?: string
-  created: number
-  created_at?: string
+export interface ChatStreamChunk extends ChatCompletionHead {
   choices: ChatStreamChoice[]
-  usage?: TokenUsage
-  system?: SystemDetails
-  [key: string]: unknown
 }
 
 /**

@@ -5,8 +5,9 @@
 import { test, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { assertNoSecrets, watchUnhandled, sleep } from './helpers/secrets.mjs'
+import { assertNoSecrets, watchUnhandled } from './helpers/secrets.mjs'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { collect, waitFor } from './helpers/streams.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -28,20 +29,7 @@ const tool = (name, properties) => ({ type: 'function', function: { name, parame
 const weather = tool('get_weather', { city: { type: 'string' }, days: { type: 'number' } })
 const time = tool('get_time', { zone: { type: 'string' } })
 
-async function collect(iterable) {
-  const out = []
-  for await (const chunk of iterable) out.push(chunk)
-  return out
-}
 
-async function waitFor(cond, ms = 3000) {
-  const t0 = Date.now()
-  while (!cond()) {
-    if (Date.now() - t0 > ms) return false
-    await sleep(10)
-  }
-  return true
-}
 
 /** The parts of a chat answer that do not change between calls. */
 const stable = (res) => ({ model_id: res.model_id, choices: res.choices, usage: res.usage })
