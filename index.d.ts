@@ -5,19 +5,11 @@
 
 // ---------------------------------------------------------------- IAM
 
-/** Settings for the IAM token exchange. */
-export interface IamOptions {
-  /** IAM base URL. Default `https://iam.cloud.ibm.com`; a URL ending in `/identity/token` is accepted too. */
-  url?: string
-  /** HTTP Basic client id sent to IAM; only used when `clientSecret` is set too. */
-  clientId?: string
-  /** HTTP Basic client secret sent to IAM; only used when `clientId` is set too. */
-  clientSecret?: string
-  /** `scope` form field of the token request. */
-  scope?: string
-  /** Timeout of each token request attempt, in ms. Default `30000`. */
+/** Transport settings of every token request (and of WML calls, in `WmlCredentials`). */
+export interface TransportOptions {
+  /** Timeout of each token request attempt, in ms. Default `30000` (`10000` for the VPC metadata service). */
   timeoutMs?: number
-  /** Retries after the first attempt (IAM: on 429, 500, 502, 503, 504 and connection failures; WML: on 429, 502, 503, 504, 520 and connection failures). Default `3`. */
+  /** Retries after the first attempt (token services: on 429, 500, 502, 503, 504 and connection failures; WML: on 429, 502, 503, 504, 520 and connection failures). Default `3`. */
   maxRetries?: number
   /** Extra headers sent with each request. */
   headers?: Record<string, string>
@@ -26,7 +18,8 @@ export interface IamOptions {
   /**
    * Extra trusted certificates, PEM (one or more): private CAs, or the
    * server's own self-signed certificate (accepted when it matches one of
-   * these byte for byte; its host name and dates are still checked).
+   * these byte for byte, as Node's TLS accepts it; its host name and dates
+   * are still checked).
    */
   caCert?: string
   /**
@@ -36,7 +29,19 @@ export interface IamOptions {
   proxy?: string
 }
 
-/** What IAM said about a token. */
+/** Settings for the IAM token exchange (any IAM grant). */
+export interface IamOptions extends TransportOptions {
+  /** IAM base URL. Default `https://iam.cloud.ibm.com`; a URL ending in `/identity/token` is accepted too. */
+  url?: string
+  /** HTTP Basic client id sent to IAM; only used when `clientSecret` is set too. */
+  clientId?: string
+  /** HTTP Basic client secret sent to IAM; only used when `clientId` is set too. */
+  clientSecret?: string
+  /** `scope` form field of the token request. */
+  scope?: string
+}
+
+/** What the token service said about a token (IAM, or any authenticator's). */
 export interface IamTokenInfo {
   accessToken: string
   /** `"Bearer"`. */
@@ -70,32 +75,225 @@ export declare function configureTokenCache(options: { maxEntries?: number }): v
 /** Cache figures: cached credentials, the bound, token requests started so far and those that failed. */
 export declare function tokenCacheStats(): { size: number; capacity: number; requests: number; failures: number }
 
-/** One API key with its IAM settings; shares the process-wide cache. */
-export declare class IamAuthenticator {
-  constructor(options: IamOptions & { apikey: string })
+/**
+ * The base class of every authenticator. Each holds one credential with its
+ * settings and shares the process-wide token cache: single flight per
+ * (kind, identity, settings), background refresh past 80% of the life,
+ * never handed out with under 10 s to live. `util.inspect` and
+ * `JSON.stringify` show its non-secret settings only. Not constructed
+ * directly; pass any authenticator to `new WmlClient({ url, authenticator })`.
+ */
+export declare abstract class Authenticator {
+  /** The access token (cached). Rejects with this package's error classes. */
   getToken(): Promise<string>
+  /** The token with what its service said about it. */
   getTokenInfo(): Promise<IamTokenInfo>
   /** `"Bearer <token>"`, ready for an `Authorization` header. */
   authorizationHeader(): Promise<string>
-  /** Drops the cached token for this key: the next call fetches a new one. */
+  /** Drops the cached token: the next call fetches a new one (a `BearerTokenAuthenticator`'s token stays). */
   invalidate(): void
+  /** ibm-cloud-sdk-core's name for the kind. */
+  authenticationType(): AuthenticationType
 }
+
+/** What `Authenticator.authenticationType()` answers (ibm-cloud-sdk-core's names). */
+export type AuthenticationType = 'iam' | 'container' | 'iamAssume' | 'vpc' | 'cp4d' | 'mcsp' | 'bearerToken' | 'noAuth'
+
+/** One API key with its IAM settings (`POST {url}/identity/token`, apikey grant). */
+export declare class IamAuthenticator extends Authenticator {
+  constructor(options: IamOptions & { apikey: string })
+}
+
+/** A trusted profile, by one of these (ibm-cloud-sdk-core's option names). */
+export interface TrustedProfileOptions {
+  /** `Profile-...`: sent as `profile_id`. */
+  iamProfileId?: string
+  /** Sent as `profile_name`. */
+  iamProfileName?: string
+  /** `crn:v1:...:profile:Profile-...`: sent as `profile_crn`. */
+  iamProfileCrn?: string
+}
+
+/**
+ * `ContainerAuthenticator`: at least one of the profile options
+ * (ibm-cloud-sdk-core allows `iamProfileId` and `iamProfileName` together;
+ * all given are sent).
+ */
+export interface ContainerAuthenticatorOptions extends IamOptions, TrustedProfileOptions {
+  /**
+   * The compute resource token file, read again for every token request (the
+   * platform rotates it). Default: the first readable of
+   * `/var/run/secrets/tokens/vault-token`, `/var/run/secrets/tokens/sa-token`,
+   * `/var/run/secrets/codeengine.cloud.ibm.com/compute-resource-token/token`.
+   * Missing, empty or unreadable: `InvalidArgumentError` naming the file, at the first call.
+   */
+  crTokenFilename?: string
+}
+
+/**
+ * A trusted profile from a compute resource (IBM Cloud Kubernetes Service,
+ * Red Hat OpenShift on IBM Cloud, Code Engine): `POST {url}/identity/token`
+ * with `grant_type=urn:ibm:params:oauth:grant-type:cr-token`, the file's
+ * token as `cr_token`, and the profile. IAM's refusals are `IamError`.
+ */
+export declare class ContainerAuthenticator extends Authenticator {
+  constructor(options: ContainerAuthenticatorOptions)
+}
+
+/**
+ * `IamAssumeAuthenticator`: exactly one of `iamProfileId`, `iamProfileCrn`,
+ * or `iamProfileName` with `iamAccountId`. `clientId`/`clientSecret` and
+ * `scope` apply to the API key step only (as in ibm-cloud-sdk-core).
+ */
+export interface IamAssumeAuthenticatorOptions extends IamOptions, TrustedProfileOptions {
+  apikey: string
+  /** The profile's account; with `iamProfileName` only. */
+  iamAccountId?: string
+}
+
+/**
+ * A trusted profile assumed with an API key: an API key token first (from
+ * the same cache: shared with an `IamAuthenticator` of that key and
+ * settings), then `grant_type=urn:ibm:params:oauth:grant-type:assume` with
+ * it as `access_token`. IAM's refusals are `IamError`.
+ */
+export declare class IamAssumeAuthenticator extends Authenticator {
+  constructor(options: IamAssumeAuthenticatorOptions)
+}
+
+/** `VpcInstanceAuthenticator`: at most one profile option; none means the instance's default linked profile. */
+export interface VpcInstanceAuthenticatorOptions extends TransportOptions, TrustedProfileOptions {
+  /**
+   * The instance metadata service. Default `http://169.254.169.254` (contacted
+   * only when a token is asked for); `http://api.metadata.cloud.ibm.com` or
+   * `https://api.metadata.cloud.ibm.com` also work.
+   */
+  url?: string
+}
+
+/**
+ * A trusted profile of a VPC virtual server instance: `PUT
+ * {url}/instance_identity/v1/token?version=2022-03-01` (`Metadata-Flavor:
+ * ibm`), then `POST {url}/instance_identity/v1/iam_token` with that
+ * identity token. The metadata service's refusals are `AuthError`
+ * (`service: 'vpc'`). Every request has a timeout (the service never
+ * answers when it is turned off).
+ */
+export declare class VpcInstanceAuthenticator extends Authenticator {
+  constructor(options?: VpcInstanceAuthenticatorOptions)
+}
+
+/** `CloudPakForDataAuthenticator`: a username with exactly one of `password` and `apikey`. */
+export interface CloudPakForDataAuthenticatorOptions extends TransportOptions {
+  /**
+   * The cluster URL (`https://cpd-host`), the API base (`.../icp4d-api`, as
+   * ibm-cloud-sdk-core users pass it) or the endpoint itself (`.../v1/authorize`).
+   */
+  url: string
+  username: string
+  password?: string
+  /** A platform API key (sent as `api_key`). */
+  apikey?: string
+}
+
+/**
+ * Cloud Pak for Data: `POST {url}/icp4d-api/v1/authorize` JSON `{username,
+ * password}` or `{username, api_key}`; the answer's `token` is a JWT whose
+ * `exp` gives its life. A wrong password is `AuthError` (`service: 'cp4d'`,
+ * `errorCode`: the platform's `_messageCode_`). For the cluster's
+ * self-signed certificate pass it as `caCert`.
+ */
+export declare class CloudPakForDataAuthenticator extends Authenticator {
+  constructor(options: CloudPakForDataAuthenticatorOptions)
+}
+
+/** `McspAuthenticator` options. */
+export interface McspAuthenticatorOptions extends TransportOptions {
+  apikey: string
+  /**
+   * The token service, e.g. `https://account-iam.platform.saas.ibm.com`
+   * (`/api/2.0/apikeys/token` is added); a URL with a path is used as given.
+   */
+  url: string
+}
+
+/**
+ * MCSP API keys, for watsonx.ai on AWS: `POST {url}/api/2.0/apikeys/token`
+ * JSON `{apikey}`, answer `{token, expires_in}`. Refusals are `AuthError`
+ * (`service: 'mcsp'`).
+ */
+export declare class McspAuthenticator extends Authenticator {
+  constructor(options: McspAuthenticatorOptions)
+}
+
+/**
+ * A bearer token you manage: no token service, never refreshed. A token
+ * whose JWT `exp` has passed is refused with `InvalidArgumentError` instead
+ * of being sent.
+ */
+export declare class BearerTokenAuthenticator extends Authenticator {
+  constructor(options: { bearerToken: string })
+  /** Replaces the token; the next call (of this authenticator, or of a `WmlClient` using it) uses it. Throws `InvalidArgumentError` for an empty token. */
+  setBearerToken(bearerToken: string): void
+}
+
+/** No authentication: a `WmlClient` using it sends no `Authorization` header; asking it for a token rejects with `InvalidArgumentError`. */
+export declare class NoAuthAuthenticator extends Authenticator {
+  constructor()
+}
+
+/**
+ * The authenticator the environment describes, with ibm-cloud-sdk-core's
+ * rules (`getAuthenticatorFromEnvironment`): `<NAME>_AUTH_TYPE` = `iam`,
+ * `container`, `vpc`, `cp4d`, `iamassume`, `mcsp`, `bearertoken` or `noauth`
+ * (any case; without one: `iam` when `<NAME>_APIKEY` is set, else
+ * `container`), with `<NAME>_APIKEY`, `_AUTH_URL` (the token service),
+ * `_CR_TOKEN_FILENAME`, `_IAM_PROFILE_ID`, `_IAM_PROFILE_NAME`,
+ * `_IAM_PROFILE_CRN`, `_IAM_ACCOUNT_ID`, `_USERNAME`, `_PASSWORD`,
+ * `_BEARER_TOKEN`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_SCOPE`,
+ * `_AUTH_DISABLE_SSL`; for `cp4d` without `_AUTH_URL`, `<NAME>_URL`. From the
+ * credentials file, the environment or `VCAP_SERVICES`, as `WmlClient.fromEnv`.
+ * `serviceName` defaults to `"WML"`. Throws `InvalidArgumentError` naming what
+ * is missing (never a value).
+ */
+export declare function getAuthenticatorFromEnv(serviceName?: string): Authenticator
 
 // ---------------------------------------------------------------- WML
 
-/** The credentials IBM's Python `APIClient(wml_credentials)` takes. */
+/**
+ * The credentials IBM's Python `APIClient(wml_credentials)` takes, one form of:
+ * - `{ url, apikey }`: an IBM Cloud API key (IAM);
+ * - `{ url, token }`: a bearer token you manage (no token call is made; an expired JWT is refused);
+ * - `{ url, username, password, instance_id: 'openshift' }` or
+ *   `{ url, username, apikey, instance_id: 'openshift' }`: Cloud Pak for Data, the token from
+ *   `{url}/icp4d-api/v1/authorize` (`instance_id` selects it, as in the Python client; `'icp'` works too);
+ * - `{ url, authenticator }`: any authenticator of this package.
+ */
 export interface WmlCredentials extends Omit<IamOptions, 'url'> {
-  /** Service URL, e.g. `https://us-south.ml.cloud.ibm.com`. */
+  /** Service URL, e.g. `https://us-south.ml.cloud.ibm.com`, or the Cloud Pak for Data cluster URL. */
   url: string
-  /** A user or service ID API key. */
+  /** A user or service ID API key (IBM Cloud), or with `username` a Cloud Pak for Data platform API key. */
   apikey?: string
-  /** Or a bearer token you manage yourself (no IAM call is made). */
+  /** Or a bearer token you manage yourself (no token call is made). */
   token?: string
+  /** Cloud Pak for Data user (with `password` or `apikey`, and `instance_id: 'openshift'`). */
+  username?: string
+  /** Cloud Pak for Data password. */
+  password?: string
+  /**
+   * `'openshift'` (or `'icp'`): the credentials are Cloud Pak for Data's. Any
+   * other value (an IBM Cloud instance id of older credentials) is ignored.
+   */
+  instance_id?: 'openshift' | 'icp' | (string & {})
   /** Or an authenticator of this package (its token cache entry is shared). */
-  authenticator?: IamAuthenticator
+  authenticator?: Authenticator
   /** IAM base URL for the apikey. Default `https://iam.cloud.ibm.com`. */
   iamUrl?: string
-  /** API version date sent as `?version=`. Default `2023-05-29`. */
+  /**
+   * API version date sent as `?version=`. Default `2023-05-29`. With Cloud Pak
+   * for Data credentials a release such as `'5.0'` (what the Python client
+   * takes here) is accepted and not sent.
+   */
   version?: string
   /**
    * The watsonx.ai project the calls on a foundation model (`chat`, `embed`,
@@ -589,15 +787,16 @@ export declare class WmlClient {
   /**
    * A client configured from the environment, following IBM's SDK conventions
    * (ibm-cloud-sdk-core's external configuration). `serviceName` defaults to
-   * `"WML"` (upper-cased, `-` becomes `_`). Properties: `<NAME>_URL` (required),
-   * `<NAME>_APIKEY` or `<NAME>_BEARER_TOKEN`, `<NAME>_AUTH_TYPE` (`iam` or
-   * `bearertoken`), `<NAME>_AUTH_URL`, `<NAME>_AUTH_DISABLE_SSL` /
-   * `<NAME>_DISABLE_SSL`, `<NAME>_CLIENT_ID`, `<NAME>_CLIENT_SECRET`,
-   * `<NAME>_SCOPE`, `<NAME>_VERSION`. Sources, first one with any `<NAME>_`
-   * property wins (as in IBM's core): the credentials file (`IBM_CREDENTIALS_FILE`,
-   * else `./ibm-credentials.env`, else `~/ibm-credentials.env`), the environment,
-   * then `VCAP_SERVICES`. A missing value throws `InvalidArgumentError` naming
-   * the variable (never its value).
+   * `"WML"` (upper-cased, `-` becomes `_`). `<NAME>_URL` (required) and
+   * `<NAME>_VERSION`; the credential as for {@link getAuthenticatorFromEnv}
+   * (`<NAME>_AUTH_TYPE` and its settings; without a type, `iam` with
+   * `<NAME>_APIKEY`, else `container`). `<NAME>_DISABLE_SSL` turns off TLS
+   * verification of the WML calls, `<NAME>_AUTH_DISABLE_SSL` that of the token
+   * service (for `iam` and `bearertoken`, either turns off both). Sources,
+   * first one with any `<NAME>_` property wins (as in IBM's core): the
+   * credentials file (`IBM_CREDENTIALS_FILE`, else `./ibm-credentials.env`,
+   * else `~/ibm-credentials.env`), the environment, then `VCAP_SERVICES`. A
+   * missing value throws `InvalidArgumentError` naming the variable (never its value).
    */
   static fromEnv(serviceName?: string): WmlClient
   /** `POST /ml/v4/deployments/{id}/predictions`. `payload` may also be pre-serialised JSON bytes. */
@@ -655,6 +854,7 @@ export declare class WmlClient {
 export type ErrorCode =
   | 'ERR_INVALID_ARG'
   | 'ERR_IAM'
+  | 'ERR_AUTH'
   | 'ERR_WML'
   | 'ERR_TIMEOUT'
   | 'ERR_NETWORK'
@@ -688,6 +888,26 @@ export declare class IamError extends WmlNativeError {
   /** IAM's `errorCode`, e.g. `BXNIM0415E`. */
   readonly iamErrorCode?: string
   /** IAM's `context.requestId`. */
+  readonly requestId?: string
+}
+/**
+ * A token service other than IAM answered with an error status: Cloud Pak for
+ * Data (a wrong password), the VPC instance metadata service (an unknown
+ * profile), MCSP. IAM grants (API key, trusted profile cr-token and assume)
+ * fail with `IamError`.
+ */
+export declare class AuthError extends WmlNativeError {
+  readonly code: 'ERR_AUTH'
+  readonly status: number
+  /** Which token service. */
+  readonly service: 'cp4d' | 'vpc' | 'mcsp'
+  /** The service's own error code: VPC `errors[0].code`, Cloud Pak for Data `_messageCode_`, MCSP `errorCode`. */
+  readonly errorCode?: string
+  /** The VPC metadata service's `errors` array. */
+  readonly errors?: WmlServiceError[]
+  /** The VPC metadata service's `trace`. */
+  readonly trace?: string
+  /** A request id the service gave (`context.requestId`, `X-Request-Id`). */
   readonly requestId?: string
 }
 /** WML / watsonx.ai answered with an error status (or an error event mid-stream). */

@@ -1,7 +1,9 @@
 'use strict'
 // wml-native: IBM Cloud IAM tokens and Watson Machine Learning scoring.
 const iam = require('./lib/iam')
+const authenticators = require('./lib/authenticators')
 const { WmlClient } = require('./lib/wml')
+const { getAuthenticatorFromEnv } = require('./lib/env')
 const errors = require('./lib/errors')
 
 module.exports = {
@@ -10,11 +12,21 @@ module.exports = {
   clearTokenCache: iam.clearTokenCache,
   configureTokenCache: iam.configureTokenCache,
   tokenCacheStats: iam.tokenCacheStats,
-  IamAuthenticator: iam.IamAuthenticator,
+  Authenticator: authenticators.Authenticator,
+  IamAuthenticator: authenticators.IamAuthenticator,
+  ContainerAuthenticator: authenticators.ContainerAuthenticator,
+  IamAssumeAuthenticator: authenticators.IamAssumeAuthenticator,
+  VpcInstanceAuthenticator: authenticators.VpcInstanceAuthenticator,
+  CloudPakForDataAuthenticator: authenticators.CloudPakForDataAuthenticator,
+  McspAuthenticator: authenticators.McspAuthenticator,
+  BearerTokenAuthenticator: authenticators.BearerTokenAuthenticator,
+  NoAuthAuthenticator: authenticators.NoAuthAuthenticator,
+  getAuthenticatorFromEnv,
   WmlClient,
   WmlNativeError: errors.WmlNativeError,
   InvalidArgumentError: errors.InvalidArgumentError,
   IamError: errors.IamError,
+  AuthError: errors.AuthError,
   WmlError: errors.WmlError,
   TimeoutError: errors.TimeoutError,
   NetworkError: errors.NetworkError,

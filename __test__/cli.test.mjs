@@ -164,6 +164,55 @@ test('an API key IAM rejects: exit 1 with the code and status on stderr', async 
   assert.match(stderr, /BXNIM0415E/)
 })
 
+test('token serves every auth type through the <NAME>_* settings (--service, or WML_ by default)', async () => {
+  const { DEFAULT_TRUSTED_PROFILES } = require('../testing/index.js')
+  const crFile = writeFile('cr-token', `cli-cr-token-${process.pid}\n`)
+  const container = {
+    WML_AUTH_TYPE: 'container',
+    WML_AUTH_URL: server.url,
+    WML_CR_TOKEN_FILENAME: crFile,
+    WML_IAM_PROFILE_ID: DEFAULT_TRUSTED_PROFILES[0].id,
+  }
+  let r = await cli(['token'], { env: container })
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout.trim(), JWT)
+  assert.equal(server.stats.iamByCrToken.get(`cli-cr-token-${process.pid}`), 1)
+
+  const password = `cli-cpd-password-${process.pid}`
+  keys.push(password)
+  const cpd = { CPD_AUTH_TYPE: 'cp4d', CPD_URL: server.url, CPD_USERNAME: 'admin', CPD_PASSWORD: 'password' }
+  r = await cli(['token', '--service', 'cpd', '--json'], { env: cpd })
+  assert.equal(r.code, 0, r.stderr)
+  const info = JSON.parse(r.stdout)
+  assert.match(info.accessToken, JWT)
+  assert.ok(info.expiration > Date.now() / 1000)
+  assert.deepEqual(server.lastRequest('cpd').json, { username: 'admin', password: 'password' })
+
+  // The token service's refusal: exit 1 with its fields, never the password.
+  r = await cli(['token', '--service', 'cpd'], { env: { ...cpd, CPD_PASSWORD: password } })
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /^error ERR_AUTH: Cloud Pak for Data answered 401/)
+  assert.match(r.stderr, /status: 401\n {2}token service: cp4d\n {2}service error code: 401/)
+
+  // A missing cr-token file: exit 2 naming the file.
+  r = await cli(['token'], { env: { ...container, WML_CR_TOKEN_FILENAME: path.join(tmp, 'gone') } })
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /^error ERR_INVALID_ARG: .*gone: no such file/)
+
+  // What is missing is named; --iam-url does not mix with --service.
+  r = await cli(['token', '--service', 'cpd'], { env: { CPD_AUTH_TYPE: 'cp4d', CPD_URL: server.url } })
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /CPD_USERNAME is not set/)
+  r = await cli(['token', '--service', 'cpd', '--iam-url', server.url], { env: cpd })
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /--iam-url is for an API key; with --service set CPD_AUTH_URL/)
+  // IBMCLOUD_API_KEY still wins over WML_ settings when no --service is given.
+  const key = freshKey()
+  r = await cli(['token', '--iam-url', server.url], { env: { ...container, IBMCLOUD_API_KEY: key } })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(server.iamRequestsFor(key), 1)
+})
+
 // ------------------------------------------------------------------ score
 
 test('score reads a payload file and prints the response JSON', async () => {

@@ -16,7 +16,7 @@ import { useFakeServer } from './helpers/fake.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
-const { credentialsFromEnv } = require('../lib/env.js')
+const { credentialsFromEnv, getAuthenticatorFromEnv } = require('../lib/env.js')
 const { startFakeServer } = require('../testing/index.js')
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -111,11 +111,13 @@ test('a missing URL or key throws ERR_INVALID_ARG naming the variable, never a v
   assert.match(e.message, /WML_APIKEY/)
 })
 
-test('AUTH_TYPE: iam and bearerToken (any case) are accepted, anything else is named', () => {
+test('AUTH_TYPE: iam and bearerToken (any case) go into the credentials as is, unknown types are named', () => {
   const base = { WML_URL: 'https://x' }
-  // Without a type: the key wins (IBM defaults to IAM), else the bearer token.
+  // Without a type: iam when there is a key (IBM's rule)...
   assert.deepEqual(read('WML', { ...base, WML_APIKEY: SECRET, WML_BEARER_TOKEN: SECRET3 }), { url: 'https://x', apikey: SECRET })
-  assert.deepEqual(read('WML', { ...base, WML_BEARER_TOKEN: SECRET3 }), { url: 'https://x', token: SECRET3 })
+  // ...else container, even with a bearer token (IBM's rule, whose container needs a profile).
+  let e = thrown(() => read('WML', { ...base, WML_BEARER_TOKEN: SECRET3 }))
+  assert.match(e.message, /^WML_APIKEY is not set .*the auth type is container, as in IBM's SDK core, which needs WML_IAM_PROFILE_NAME/)
   // bearerToken: only the token is used.
   assert.deepEqual(
     read('WML', { ...base, WML_AUTH_TYPE: 'bearerToken', WML_APIKEY: SECRET, WML_BEARER_TOKEN: SECRET3 }),
@@ -125,10 +127,12 @@ test('AUTH_TYPE: iam and bearerToken (any case) are accepted, anything else is n
   // The older AUTHTYPE spelling works too.
   assert.deepEqual(read('WML', { ...base, WML_AUTHTYPE: 'bearertoken', WML_BEARER_TOKEN: SECRET3 }), { url: 'https://x', token: SECRET3 })
 
-  let e = thrown(() => read('WML', { ...base, WML_AUTH_TYPE: 'basic', WML_APIKEY: SECRET }))
-  assert.match(e.message, /WML_AUTH_TYPE "basic" is not supported/)
+  e = thrown(() => read('WML', { ...base, WML_AUTH_TYPE: 'basic', WML_APIKEY: SECRET }))
+  assert.match(e.message, /WML_AUTH_TYPE "basic" is not supported \(WML takes bearer tokens; for Cloud Pak for Data use cp4d\)/)
+  e = thrown(() => read('WML', { ...base, WML_AUTH_TYPE: 'zen', WML_APIKEY: SECRET }))
+  assert.match(e.message, /WML_AUTH_TYPE "zen" is not supported: use one of iam, container, vpc, cp4d, iamassume, mcsp, bearertoken, noauth/)
   e = thrown(() => read('WML', { ...base, WML_AUTH_TYPE: 'container' }))
-  assert.match(e.message, /WML_AUTH_TYPE/)
+  assert.match(e.message, /^none of WML_IAM_PROFILE_NAME, WML_IAM_PROFILE_ID, WML_IAM_PROFILE_CRN is set .*, but WML_AUTH_TYPE is container/)
   e = thrown(() => read('WML', { ...base, WML_AUTH_TYPE: 'bearerToken', WML_APIKEY: SECRET }))
   assert.match(e.message, /^WML_BEARER_TOKEN is not set/)
   e = thrown(() => read('WML', { ...base, WML_AUTH_TYPE: 'iam', WML_BEARER_TOKEN: SECRET3 }))
@@ -299,3 +303,123 @@ function run(cmd, args, options) {
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
 }
+
+// ------------------------------------------------------------ every auth type
+
+/** `getAuthenticatorFromEnv` with exactly `env` (cwd/home hold no file). */
+function auth(name, env) {
+  return getAuthenticatorFromEnv(name, { env, cwd: dir(), home: dir() })
+}
+
+test('getAuthenticatorFromEnv: each auth type builds its authenticator with the sdk-core property names', () => {
+  const cases = [
+    [{ WML_APIKEY: SECRET }, m.IamAuthenticator, 'iam', { url: 'https://iam.cloud.ibm.com', apikey: '<redacted>' }],
+    [
+      { WML_AUTH_TYPE: 'IAM', WML_APIKEY: SECRET, WML_AUTH_URL: 'https://iam.test', WML_CLIENT_ID: 'bx', WML_CLIENT_SECRET: SECRET2, WML_SCOPE: 's' },
+      m.IamAuthenticator,
+      'iam',
+      { url: 'https://iam.test', clientId: 'bx', scope: 's', apikey: '<redacted>', clientSecret: '<redacted>' },
+    ],
+    [
+      { WML_AUTH_TYPE: 'conTAINer', WML_IAM_PROFILE_NAME: 'p', WML_CR_TOKEN_FILENAME: '/t', WML_AUTH_URL: 'https://iam.test' },
+      m.ContainerAuthenticator,
+      'container',
+      { url: 'https://iam.test', crTokenFilename: '/t', iamProfileName: 'p' },
+    ],
+    // No type and no key: container (IBM's default).
+    [{ WML_IAM_PROFILE_ID: 'Profile-1' }, m.ContainerAuthenticator, 'container', { url: 'https://iam.cloud.ibm.com', iamProfileId: 'Profile-1' }],
+    [
+      { WML_AUTH_TYPE: 'iamassume', WML_APIKEY: SECRET, WML_IAM_PROFILE_NAME: 'p', WML_IAM_ACCOUNT_ID: 'acc' },
+      m.IamAssumeAuthenticator,
+      'iamAssume',
+      { url: 'https://iam.cloud.ibm.com', iamProfileName: 'p', iamAccountId: 'acc', apikey: '<redacted>' },
+    ],
+    [{ WML_AUTH_TYPE: 'vPc', WML_IAM_PROFILE_CRN: 'crn:1' }, m.VpcInstanceAuthenticator, 'vpc', { url: 'http://169.254.169.254', iamProfileCrn: 'crn:1' }],
+    [
+      { WML_AUTH_TYPE: 'cP4d', WML_URL: 'https://cpd.example.com', WML_USERNAME: 'admin', WML_PASSWORD: SECRET2 },
+      m.CloudPakForDataAuthenticator,
+      'cp4d',
+      { url: 'https://cpd.example.com', username: 'admin', password: '<redacted>' },
+    ],
+    [
+      { WML_AUTH_TYPE: 'cp4d', WML_URL: 'https://wml', WML_AUTH_URL: 'https://cpd/icp4d-api', WML_USERNAME: 'u', WML_APIKEY: SECRET },
+      m.CloudPakForDataAuthenticator,
+      'cp4d',
+      { url: 'https://cpd/icp4d-api', username: 'u', apikey: '<redacted>' },
+    ],
+    [{ WML_AUTH_TYPE: 'mcsp', WML_APIKEY: SECRET, WML_AUTH_URL: 'https://account-iam.example' }, m.McspAuthenticator, 'mcsp', { url: 'https://account-iam.example', apikey: '<redacted>' }],
+    [{ WML_AUTH_TYPE: 'BeaRerToken', WML_BEARER_TOKEN: SECRET3 }, m.BearerTokenAuthenticator, 'bearerToken', { bearerToken: '<redacted>' }],
+    [{ WML_AUTH_TYPE: 'noauth' }, m.NoAuthAuthenticator, 'noAuth', {}],
+  ]
+  for (const [env, Class, type, shown] of cases) {
+    const a = auth('WML', env)
+    assert.ok(a instanceof Class, `${JSON.stringify(env)} -> ${a.constructor.name}`)
+    assert.equal(a.authenticationType(), type)
+    assert.deepEqual(JSON.parse(JSON.stringify(a)), shown)
+  }
+  // The default service name is WML, as for fromEnv.
+  assert.ok(getAuthenticatorFromEnv(undefined, { env: { WML_APIKEY: 'k' }, cwd: dir(), home: dir() }) instanceof m.IamAuthenticator)
+})
+
+test('getAuthenticatorFromEnv: what a type lacks is named by variable, never by value', () => {
+  const cases = [
+    [{ WML_AUTH_TYPE: 'iam' }, /^WML_APIKEY is not set .*, but WML_AUTH_TYPE is iam/],
+    [{ WML_AUTH_TYPE: 'iamassume', WML_APIKEY: SECRET }, /^none of WML_IAM_PROFILE_ID, WML_IAM_PROFILE_CRN, WML_IAM_PROFILE_NAME is set/],
+    [{ WML_AUTH_TYPE: 'iamassume', WML_APIKEY: SECRET, WML_IAM_PROFILE_NAME: 'p' }, /iamProfileName needs iamAccountId/],
+    [{ WML_AUTH_TYPE: 'cp4d', WML_PASSWORD: SECRET2 }, /^WML_USERNAME is not set/],
+    [{ WML_AUTH_TYPE: 'cp4d', WML_USERNAME: 'u', WML_URL: 'https://x' }, /^none of WML_PASSWORD, WML_APIKEY is set/],
+    [{ WML_AUTH_TYPE: 'cp4d', WML_USERNAME: 'u', WML_PASSWORD: SECRET2 }, /url is required/],
+    [{ WML_AUTH_TYPE: 'mcsp', WML_APIKEY: SECRET }, /^WML_AUTH_URL is not set/],
+    [{ WML_AUTH_TYPE: 'bearertoken', WML_APIKEY: SECRET }, /^WML_BEARER_TOKEN is not set/],
+    [{ WML_AUTH_TYPE: 'vpc', WML_IAM_PROFILE_ID: 'a', WML_IAM_PROFILE_CRN: 'b' }, /at most one/],
+    [{ WML_AUTH_TYPE: 'vpc', WML_AUTH_URL: 'http://example.com' }, /url must be https/],
+    [{}, /^WML_APIKEY is not set/],
+  ]
+  for (const [env, pattern] of cases) {
+    const e = thrown(() => auth('WML', env))
+    assert.match(e.message, pattern, JSON.stringify(env))
+  }
+})
+
+test('credentialsFromEnv: other auth types become { authenticator }; DISABLE_SSL is the service\'s, AUTH_DISABLE_SSL the token service\'s', () => {
+  const creds = read('WML', {
+    WML_URL: 'https://cpd.example.com',
+    WML_VERSION: '2024-01-01',
+    WML_AUTH_TYPE: 'cp4d',
+    WML_USERNAME: 'admin',
+    WML_PASSWORD: SECRET2,
+    WML_AUTH_DISABLE_SSL: 'true',
+  })
+  assert.deepEqual(Object.keys(creds), ['url', 'version', 'authenticator'])
+  assert.ok(creds.authenticator instanceof m.CloudPakForDataAuthenticator)
+  const both = read('WML', { WML_URL: 'https://x', WML_AUTH_TYPE: 'vpc', WML_DISABLE_SSL: 'true' })
+  assert.equal(both.disableSslVerification, true)
+  assert.ok(both.authenticator instanceof m.VpcInstanceAuthenticator)
+  assert.equal(JSON.stringify(both).includes(SECRET2), false)
+})
+
+test('WmlClient.fromEnv() with container and cp4d settings scores against the fake server', async () => {
+  const crFile = path.join(dir(), 'token')
+  fs.writeFileSync(crFile, `env-cr-token-${process.pid}`)
+  const profile = require('../testing/index.js').DEFAULT_TRUSTED_PROFILES[0]
+  const vars = {
+    IBM_CREDENTIALS_FILE: undefined,
+    CRWML_URL: server.url,
+    CRWML_AUTH_TYPE: 'container',
+    CRWML_AUTH_URL: server.url,
+    CRWML_CR_TOKEN_FILENAME: crFile,
+    CRWML_IAM_PROFILE_ID: profile.id,
+    CPDWML_URL: server.url,
+    CPDWML_AUTH_TYPE: 'cp4d',
+    CPDWML_USERNAME: 'admin',
+    CPDWML_APIKEY: 'cpd-apikey',
+  }
+  await withEnv(vars, async () => {
+    assert.equal((await m.WmlClient.fromEnv('crwml').score('d', payload)).predictions.length, 1)
+    assert.equal(server.stats.iamByCrToken.get(`env-cr-token-${process.pid}`), 1)
+    const a = m.getAuthenticatorFromEnv('cpdwml')
+    assert.match(await a.getToken(), /^ey/)
+    assert.deepEqual(server.lastRequest('cpd').json, { username: 'admin', api_key: 'cpd-apikey' })
+    assert.equal((await m.WmlClient.fromEnv('cpdwml').score('d', payload)).predictions.length, 1)
+  })
+})

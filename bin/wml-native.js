@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict'
-// The wml-native command line: an IAM token, or one scoring call, from a shell.
+// The wml-native command line: an access token, or one scoring call, from a shell.
 //
 // The API key is read from IBMCLOUD_API_KEY or a file, never from the command
 // line (which other users can see in `ps` and which lands in shell history),
@@ -23,7 +23,8 @@ const HELP = {
 IBM Cloud IAM tokens and Watson Machine Learning scoring from the shell.
 
 Commands:
-  token                      print an IAM access token for your API key
+  token                      print an access token (IAM API key, trusted profile,
+                             Cloud Pak for Data, ...: see wml-native token --help)
   score <deployment-id> <payload.json|->
                              score a deployment and print the response JSON
   help [command]             show help for a command
@@ -44,22 +45,40 @@ Exit codes:
      unreadable or invalid payload file
 `,
 
-  token: `Usage: wml-native token [--json] [--apikey-file FILE] [--iam-url URL]
+  token: `Usage: wml-native token [--json] [--apikey-file FILE] [--iam-url URL] [--service NAME]
 
-Prints an IAM access token for the API key, for use as "Authorization: Bearer <token>".
+Prints an access token, for use as "Authorization: Bearer <token>": an IAM token
+for an API key, or the token of any credential IBM's SDKs configure with
+<NAME>_* settings (trusted profiles, Cloud Pak for Data, ...).
+
+Where the credential comes from, the first of:
+  --apikey-file FILE         an IBM Cloud API key, the first line of FILE
+                             (with bash, --apikey-file <(your-secret-tool) works too)
+  --service NAME             the NAME's settings, as ibm-cloud-sdk-core reads them
+                             (environment, ibm-credentials.env, VCAP_SERVICES):
+                             NAME_AUTH_TYPE = iam, container, vpc, cp4d, iamassume,
+                             mcsp, bearertoken or noauth, with NAME_APIKEY,
+                             NAME_AUTH_URL, NAME_CR_TOKEN_FILENAME, NAME_IAM_PROFILE_ID,
+                             NAME_IAM_PROFILE_NAME, NAME_IAM_PROFILE_CRN,
+                             NAME_IAM_ACCOUNT_ID, NAME_USERNAME, NAME_PASSWORD,
+                             NAME_BEARER_TOKEN, NAME_AUTH_DISABLE_SSL, ...
+  IBMCLOUD_API_KEY           an IBM Cloud API key in the environment
+  the WML_* settings         as --service WML, when any WML_ setting exists
 
 Options:
   --json                     print the token details (expiry, scope, ...) as JSON
-  --apikey-file FILE         read the API key from the first line of FILE
-                             (default: the IBMCLOUD_API_KEY environment variable;
-                             with bash, --apikey-file <(your-secret-tool) works too)
-  --iam-url URL              IAM base URL (default https://iam.cloud.ibm.com)
+  --iam-url URL              IAM base URL for an API key (default https://iam.cloud.ibm.com;
+                             with --service, set NAME_AUTH_URL instead)
   -h, --help                 show this help
 
-Example:
+Examples:
   curl -H "Authorization: Bearer $(wml-native token)" ...
+  WML_AUTH_TYPE=container WML_IAM_PROFILE_NAME=my-profile wml-native token
+  CPD_AUTH_TYPE=cp4d CPD_URL=https://cpd.example.com CPD_USERNAME=admin \\
+    CPD_PASSWORD="$(your-secret-tool)" wml-native token --service cpd
 
-Exit codes: 0 success, 1 IAM or network failure, 2 usage error or no API key.
+Exit codes: 0 success, 1 token service or network failure, 2 usage error or no
+credential.
 `,
 
   score: `Usage: wml-native score <deployment-id> <payload.json|-> [options]
@@ -103,7 +122,7 @@ const COMMON_OPTIONS = {
 
 const COMMANDS = {
   token: {
-    options: { ...COMMON_OPTIONS, json: { type: 'boolean' } },
+    options: { ...COMMON_OPTIONS, json: { type: 'boolean' }, service: { type: 'string' } },
     run: runToken,
   },
   score: {
@@ -119,14 +138,28 @@ async function runToken(values, positionals) {
     // Not echoed: a stray argument here may well be a pasted API key.
     throw new UsageError('token takes no arguments; the API key comes from IBMCLOUD_API_KEY or --apikey-file FILE')
   }
-  const apikey = readApikey(values)
-  const { getIamToken, getIamTokenInfo } = library()
-  const options = values['iam-url'] ? { url: values['iam-url'] } : undefined
+  const authenticator = tokenAuthenticator(values)
   if (values.json) {
-    print(JSON.stringify(await getIamTokenInfo(apikey, options), null, 2))
+    print(JSON.stringify(await authenticator.getTokenInfo(), null, 2))
   } else {
-    print(await getIamToken(apikey, options))
+    print(await authenticator.getToken())
   }
+}
+
+/** The authenticator the token command uses (see its help for the order). */
+function tokenAuthenticator(values) {
+  const service = values.service
+  if (service !== undefined && values['apikey-file'] === undefined) {
+    if (!/^[A-Za-z][\w-]{0,63}$/.test(service)) throw new UsageError('--service must be a name like WML or my-service')
+    if (values['iam-url']) throw new UsageError(`--iam-url is for an API key; with --service set ${service.toUpperCase().replace(/-/g, '_')}_AUTH_URL`)
+    return library().getAuthenticatorFromEnv(service)
+  }
+  if (values['apikey-file'] === undefined && !(process.env.IBMCLOUD_API_KEY || '').trim() && require('../lib/env').hasSettings('WML')) {
+    return library().getAuthenticatorFromEnv('WML')
+  }
+  const apikey = readApikey(values)
+  const { IamAuthenticator } = library()
+  return new IamAuthenticator({ apikey, url: values['iam-url'] || undefined })
 }
 
 async function runScore(values, positionals) {
@@ -179,7 +212,12 @@ function readApikey(values) {
     return key
   }
   const key = (process.env.IBMCLOUD_API_KEY || '').trim()
-  if (!key) throw new UsageError('no API key: set the IBMCLOUD_API_KEY environment variable, or pass --apikey-file FILE')
+  if (!key) {
+    throw new UsageError(
+      'no API key: set the IBMCLOUD_API_KEY environment variable, or pass --apikey-file FILE' +
+        (helpCommand.includes('token') ? ' (or configure another credential: --service NAME with NAME_AUTH_TYPE, see --help)' : ''),
+    )
+  }
   return key
 }
 
@@ -325,6 +363,8 @@ function report(err) {
       lines.push(`  service errors: ${err.errors.map((e) => e && e.code).filter(Boolean).join(', ')}`)
     }
     if (err.iamErrorCode) lines.push(`  IAM error code: ${err.iamErrorCode}`)
+    if (err.service) lines.push(`  token service: ${err.service}`)
+    if (err.errorCode) lines.push(`  service error code: ${err.errorCode}`)
     if (err.requestId) lines.push(`  request id: ${err.requestId}`)
     if (err.trace) lines.push(`  trace: ${err.trace}`)
     process.stderr.write(lines.join('\n') + '\n')

@@ -1,8 +1,10 @@
 'use strict'
-// credentialsFromEnv: WmlCredentials from the environment, the way IBM's own
-// Node SDK core (ibm-cloud-sdk-core `readExternalSources`) reads them, so an
-// `ibm-credentials.env` file or a set of `<NAME>_*` variables written for an
-// IBM SDK configures this package too.
+// credentialsFromEnv and getAuthenticatorFromEnv: WmlCredentials and
+// authenticators from the environment, the way IBM's own Node SDK core
+// (ibm-cloud-sdk-core `readExternalSources` and
+// `getAuthenticatorFromEnvironment`) reads them, so an `ibm-credentials.env`
+// file or a set of `<NAME>_*` variables written for an IBM SDK configures
+// this package too.
 //
 // Sources, first match wins, and only ONE source is used (as in IBM's core):
 //   1. a credentials file: `IBM_CREDENTIALS_FILE` (a file, or a directory
@@ -15,6 +17,10 @@
 // sets only `WML_URL` hides a `WML_APIKEY` in the environment. Error messages
 // say which source was read so that surprise is easy to diagnose.
 //
+// The auth type (`<NAME>_AUTH_TYPE`, or the older `<NAME>_AUTHTYPE`, any
+// case) is one of AUTH_TYPES; without one it is `iam` when there is an API
+// key and `container` otherwise, as in IBM's core.
+//
 // No message ever quotes the value of a variable; only names and paths.
 const fs = require('node:fs')
 const os = require('node:os')
@@ -23,7 +29,7 @@ const { invalid } = require('./errors')
 
 const FILE_NAME = 'ibm-credentials.env'
 
-/** `<NAME>_<suffix>` -> WmlCredentials field, for the plain string properties. */
+/** `<NAME>_<suffix>` -> WmlCredentials field, for the plain string properties of an API key client. */
 const STRING_PROPERTIES = {
   URL: 'url',
   AUTH_URL: 'iamUrl',
@@ -33,69 +39,207 @@ const STRING_PROPERTIES = {
   SCOPE: 'scope',
 }
 
-/** The AUTH_TYPE values this package can act on (IBM compares them case-insensitively). */
-const AUTH_TYPES = ['iam', 'bearertoken']
+/** The AUTH_TYPE values this package acts on (IBM compares them case-insensitively). */
+const AUTH_TYPES = ['iam', 'container', 'vpc', 'cp4d', 'iamassume', 'mcsp', 'bearertoken', 'noauth']
+
+/** `<NAME>_<suffix>` -> authenticator option, per auth type (`url` is special: see `authUrl`). */
+const IAM_OPTIONS = { CLIENT_ID: 'clientId', CLIENT_SECRET: 'clientSecret', SCOPE: 'scope' }
+const PROFILE_OPTIONS = { IAM_PROFILE_ID: 'iamProfileId', IAM_PROFILE_NAME: 'iamProfileName', IAM_PROFILE_CRN: 'iamProfileCrn' }
+const OPTIONS = {
+  iam: { APIKEY: 'apikey', ...IAM_OPTIONS },
+  container: { CR_TOKEN_FILENAME: 'crTokenFilename', ...PROFILE_OPTIONS, ...IAM_OPTIONS },
+  iamassume: { APIKEY: 'apikey', ...PROFILE_OPTIONS, IAM_ACCOUNT_ID: 'iamAccountId', ...IAM_OPTIONS },
+  vpc: { ...PROFILE_OPTIONS },
+  cp4d: { USERNAME: 'username', PASSWORD: 'password', APIKEY: 'apikey' },
+  mcsp: { APIKEY: 'apikey' },
+  bearertoken: { BEARER_TOKEN: 'bearerToken' },
+  noauth: {},
+}
+
+/**
+ * The `<NAME>_*` settings of one source: `get(suffix)` (blank counts as
+ * unset), the prefix, and `missing(suffix, hint)` errors naming the variable.
+ * @param {unknown} serviceName
+ * @param {{ env?: Record<string, string | undefined>, cwd?: string, home?: string }} where
+ */
+function settings(serviceName, where) {
+  if (typeof serviceName !== 'string' || serviceName.trim() === '') {
+    throw invalid('serviceName must be a non-empty string, e.g. "WML"')
+  }
+  const env = where.env ?? process.env
+  const prefix = serviceName.trim().toUpperCase().replace(/-/g, '_') + '_'
+  const { props, describe } = findSource(serviceName.trim(), prefix, env, where)
+  /** @param {string} suffix */
+  const get = (suffix) => {
+    const v = props[suffix]
+    return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined
+  }
+  /** @param {string} suffix @param {string} [hint] */
+  const missing = (suffix, hint = '') => invalid(`${prefix}${suffix} is not set ${describe}${hint}`)
+  return { prefix, get, missing, describe }
+}
+
+/**
+ * The auth type: `<NAME>_AUTH_TYPE` (or `AUTHTYPE`), lower-cased, else IBM
+ * core's default (`iam` with an API key, else `container`). `defaulted`
+ * says there was none.
+ */
+function authTypeOf({ prefix, get }) {
+  const name = get('AUTH_TYPE') !== undefined ? 'AUTH_TYPE' : 'AUTHTYPE'
+  const given = get(name)
+  if (given === undefined) return { type: get('APIKEY') ? 'iam' : 'container', name, defaulted: true }
+  const type = given.toLowerCase()
+  if (!AUTH_TYPES.includes(type)) {
+    // The value of AUTH_TYPE is not a secret; quote it only if it looks like a word.
+    const shown = /^[A-Za-z0-9_-]{1,32}$/.test(given) ? ` "${given}"` : ''
+    const why = type === 'basic' ? ' (WML takes bearer tokens; for Cloud Pak for Data use cp4d)' : ''
+    throw invalid(`${prefix}${name}${shown} is not supported${why}: use one of ${AUTH_TYPES.join(', ')}`)
+  }
+  return { type, name, defaulted: false }
+}
+
+/**
+ * Checks that `type` has what it needs, naming the variables that are
+ * missing (the authenticator's constructor checks the rest).
+ */
+function requireSettings(s, { type, name, defaulted }) {
+  const { prefix, get, missing, describe } = s
+  const because = `, but ${prefix}${name} is ${type}`
+  const need = (suffix) => {
+    if (get(suffix) === undefined) throw missing(suffix, because)
+  }
+  /** @param {string[]} suffixes */
+  const noneOf = (suffixes) => invalid(`none of ${suffixes.map((x) => prefix + x).join(', ')} is set ${describe}${because}`)
+  const anyProfile = () => Object.keys(PROFILE_OPTIONS).some((k) => get(k) !== undefined)
+  switch (type) {
+    case 'iam':
+    case 'mcsp':
+      need('APIKEY')
+      if (type === 'mcsp') need('AUTH_URL')
+      break
+    case 'iamassume':
+      need('APIKEY')
+      if (!anyProfile()) throw noneOf(['IAM_PROFILE_ID', 'IAM_PROFILE_CRN', 'IAM_PROFILE_NAME'])
+      break
+    case 'container':
+      if (defaulted && !anyProfile()) {
+        throw missing(
+          'APIKEY',
+          `: set it to an IBM Cloud API key, or set ${prefix}AUTH_TYPE (${AUTH_TYPES.join(', ')}) and its settings` +
+            ` (with neither, the auth type is container, as in IBM's SDK core, which needs ${prefix}IAM_PROFILE_NAME, _ID or _CRN)`,
+        )
+      }
+      if (!anyProfile()) throw noneOf(['IAM_PROFILE_NAME', 'IAM_PROFILE_ID', 'IAM_PROFILE_CRN'])
+      break
+    case 'cp4d':
+      need('USERNAME')
+      if (get('PASSWORD') === undefined && get('APIKEY') === undefined) throw noneOf(['PASSWORD', 'APIKEY'])
+      break
+    case 'bearertoken':
+      need('BEARER_TOKEN')
+      break
+  }
+}
+
+/**
+ * The authenticator for `type` from the settings: its options named as
+ * ibm-cloud-sdk-core names them. The token service URL is `<NAME>_AUTH_URL`;
+ * for cp4d, the service URL `<NAME>_URL` when there is no AUTH_URL (Cloud
+ * Pak for Data serves its authorize endpoint on the cluster's URL).
+ */
+function buildAuthenticator(s, type) {
+  const { get } = s
+  const A = require('./authenticators')
+  /** @type {Record<string, unknown>} */
+  const options = {}
+  for (const [suffix, option] of Object.entries(OPTIONS[type])) {
+    const v = get(suffix)
+    if (v !== undefined) options[option] = v
+  }
+  const url = get('AUTH_URL') ?? (type === 'cp4d' ? get('URL') : undefined)
+  if (url !== undefined) options.url = url
+  if (isTrue(get('AUTH_DISABLE_SSL'))) options.disableSslVerification = true
+  switch (type) {
+    case 'iam':
+      return new A.IamAuthenticator(options)
+    case 'container':
+      return new A.ContainerAuthenticator(options)
+    case 'iamassume':
+      return new A.IamAssumeAuthenticator(options)
+    case 'vpc':
+      return new A.VpcInstanceAuthenticator(options)
+    case 'cp4d':
+      return new A.CloudPakForDataAuthenticator(options)
+    case 'mcsp':
+      return new A.McspAuthenticator(options)
+    case 'bearertoken':
+      return new A.BearerTokenAuthenticator(options)
+    default:
+      return new A.NoAuthAuthenticator()
+  }
+}
+
+/**
+ * The authenticator `<NAME>_AUTH_TYPE` and its settings describe (default
+ * name `"WML"`). Throws InvalidArgumentError naming what is missing.
+ *
+ * @param {string} [serviceName]
+ * @param {{ env?: Record<string, string | undefined>, cwd?: string, home?: string }} [where] see credentialsFromEnv
+ */
+function getAuthenticatorFromEnv(serviceName = 'WML', where = {}) {
+  const s = settings(serviceName, where)
+  const t = authTypeOf(s)
+  requireSettings(s, t)
+  return buildAuthenticator(s, t.type)
+}
+
+/**
+ * Whether any source holds a `<NAME>_` setting for `serviceName`.
+ * @param {string} serviceName
+ * @param {{ env?: Record<string, string | undefined>, cwd?: string, home?: string }} [where]
+ */
+function hasSettings(serviceName, where = {}) {
+  const env = where.env ?? process.env
+  const prefix = serviceName.toUpperCase().replace(/-/g, '_') + '_'
+  return Object.keys(findSource(serviceName, prefix, env, where).props).length > 0
+}
 
 /**
  * WmlCredentials for `serviceName` (default `"WML"`) from a credentials file,
  * the environment or VCAP_SERVICES. Throws InvalidArgumentError naming the
- * variable that is missing or wrong.
+ * variable that is missing or wrong. An API key (`iam`) or a bearer token
+ * (`bearertoken`) goes into the credentials as is; every other auth type
+ * becomes `{ authenticator }`.
  *
  * @param {string} [serviceName]
  * @param {{ env?: Record<string, string | undefined>, cwd?: string, home?: string }} [where]
  *   where to look; defaults to `process.env`, `process.cwd()`, `os.homedir()` (for tests)
  */
 function credentialsFromEnv(serviceName = 'WML', where = {}) {
-  if (typeof serviceName !== 'string' || serviceName.trim() === '') {
-    throw invalid('serviceName must be a non-empty string, e.g. "WML"')
-  }
-  const env = where.env ?? process.env
-  const prefix = serviceName.trim().toUpperCase().replace(/-/g, '_') + '_'
+  const s = settings(serviceName, where)
+  const { get, missing } = s
+  if (!get('URL')) throw missing('URL', ': it is the service URL, e.g. https://us-south.ml.cloud.ibm.com')
+  const t = authTypeOf(s)
+  requireSettings(s, t)
 
-  const source = findSource(serviceName.trim(), prefix, env, where)
-  // `props` maps suffixes (`URL`, `APIKEY`, ...) to values; empty means unset.
-  const { props, describe } = source
-  const get = (suffix) => {
-    const v = props[suffix]
-    return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined
-  }
-  const missing = (suffix, hint = '') => invalid(`${prefix}${suffix} is not set ${describe}${hint}`)
-
+  /** @type {Record<string, unknown>} */
   const creds = {}
-  for (const [suffix, field] of Object.entries(STRING_PROPERTIES)) {
-    const v = get(suffix)
-    if (v !== undefined) creds[field] = v
+  if (t.type === 'iam') {
+    for (const [suffix, field] of Object.entries(STRING_PROPERTIES)) {
+      const v = get(suffix)
+      if (v !== undefined) creds[field] = v
+    }
+    creds.apikey = get('APIKEY')
+    // Either flag turns verification off: an API key client has one TLS setting for IAM and WML.
+    if (isTrue(get('AUTH_DISABLE_SSL')) || isTrue(get('DISABLE_SSL'))) creds.disableSslVerification = true
+    return creds
   }
-  if (!creds.url) throw missing('URL', ': it is the service URL, e.g. https://us-south.ml.cloud.ibm.com')
-
-  // IBM accepts both AUTH_TYPE and the older spelling AUTHTYPE.
-  const authTypeName = get('AUTH_TYPE') !== undefined ? 'AUTH_TYPE' : 'AUTHTYPE'
-  const authType = get(authTypeName)?.toLowerCase()
-  if (authType !== undefined && !AUTH_TYPES.includes(authType)) {
-    // The value of AUTH_TYPE is not a secret; quote it only if it looks like a word.
-    const shown = /^[A-Za-z0-9_-]{1,32}$/.test(get(authTypeName) ?? '') ? ` "${get(authTypeName)}"` : ''
-    throw invalid(`${prefix}${authTypeName}${shown} is not supported: use "iam" (with ${prefix}APIKEY) or "bearerToken" (with ${prefix}BEARER_TOKEN)`)
-  }
-
-  const apikey = get('APIKEY')
-  const token = get('BEARER_TOKEN')
-  if (authType === 'bearertoken') {
-    if (!token) throw missing('BEARER_TOKEN', `, but ${prefix}${authTypeName} is bearerToken`)
-    creds.token = token
-  } else if (authType === 'iam') {
-    if (!apikey) throw missing('APIKEY', `, but ${prefix}${authTypeName} is iam`)
-    creds.apikey = apikey
-  } else if (apikey) {
-    // No auth type: IBM's core defaults to IAM when there is an API key.
-    creds.apikey = apikey
-  } else if (token) {
-    creds.token = token
-  } else {
-    throw missing('APIKEY', `: set it to an IBM Cloud API key (or set ${prefix}BEARER_TOKEN to a token you manage)`)
-  }
-
-  // Either flag turns verification off: this client has one TLS setting for IAM and WML.
-  if (isTrue(get('AUTH_DISABLE_SSL')) || isTrue(get('DISABLE_SSL'))) creds.disableSslVerification = true
+  creds.url = get('URL')
+  if (get('VERSION') !== undefined) creds.version = get('VERSION')
+  if (t.type === 'bearertoken') creds.token = get('BEARER_TOKEN')
+  else creds.authenticator = buildAuthenticator(s, t.type)
+  // The service's own TLS setting; the token service's is AUTH_DISABLE_SSL (as in IBM's core).
+  if (isTrue(get('DISABLE_SSL')) || (t.type === 'bearertoken' && isTrue(get('AUTH_DISABLE_SSL')))) creds.disableSslVerification = true
   return creds
 }
 
@@ -227,4 +371,4 @@ function vcapCredentials(text, name) {
   return props
 }
 
-module.exports = { credentialsFromEnv, parseCredentialsFile }
+module.exports = { credentialsFromEnv, getAuthenticatorFromEnv, hasSettings, parseCredentialsFile, AUTH_TYPES }

@@ -6,7 +6,7 @@
 // list and index.d.ts agree. This module loads no native code (the CLI
 // uses it before the addon is loaded).
 
-const FIELDS = /** @type {const} */ (['status', 'iamErrorCode', 'requestId', 'errors', 'trace'])
+const FIELDS = /** @type {const} */ (['status', 'iamErrorCode', 'service', 'errorCode', 'requestId', 'errors', 'trace'])
 
 class WmlNativeError extends Error {
   /**
@@ -53,6 +53,7 @@ function define(name, code) {
 
 const InvalidArgumentError = define('InvalidArgumentError', 'ERR_INVALID_ARG')
 const IamError = define('IamError', 'ERR_IAM')
+const AuthError = define('AuthError', 'ERR_AUTH')
 const WmlError = define('WmlError', 'ERR_WML')
 const TimeoutError = define('TimeoutError', 'ERR_TIMEOUT')
 const NetworkError = define('NetworkError', 'ERR_NETWORK')
@@ -88,6 +89,7 @@ module.exports = {
   WmlNativeError,
   InvalidArgumentError,
   IamError,
+  AuthError,
   WmlError,
   TimeoutError,
   NetworkError,

@@ -14,7 +14,7 @@
 // layer has accepted a key with exactly those options (see settingsKey).
 const { performance } = require('node:perf_hooks')
 const native = require('../native.js')
-const { fromNative } = require('./errors')
+const { fromNative, invalid } = require('./errors')
 const { nativeCall } = require('./calls')
 const log = require('./debug')
 
@@ -215,18 +215,34 @@ function configureTokenCache(options) {
  */
 const handles = new WeakMap()
 
-/** The state every authenticator class shares: the native handle and the memo. */
+/**
+ * The base class of every authenticator (IamAuthenticator, ...): the native
+ * handle, the token memo, and what util.inspect / JSON.stringify show (never
+ * a secret). Not constructed directly.
+ */
 class Authenticator {
   #native
   #memo = new Memo()
+  #type
+  /** @type {Record<string, string>} */
+  #shown
 
-  /** @param {() => import('../native').NativeAuthenticator} make */
-  constructor(make) {
+  /**
+   * @param {() => import('../native').NativeAuthenticator} make
+   * @param {string} type what `authenticationType()` answers (ibm-cloud-sdk-core's names)
+   * @param {Record<string, string>} shown the settings inspect and toJSON show
+   */
+  constructor(make, type, shown) {
+    if (typeof make !== 'function') {
+      throw invalid('Authenticator is the base class: use IamAuthenticator, ContainerAuthenticator, ...')
+    }
     try {
       this.#native = make()
     } catch (e) {
       throw fromNative(e)
     }
+    this.#type = type
+    this.#shown = shown
     handles.set(this, this.#native)
   }
 
@@ -256,23 +272,19 @@ class Authenticator {
   invalidate() {
     this.#native.invalidate()
   }
-}
 
-class IamAuthenticator extends Authenticator {
-  #url
-
-  /** @param {{ apikey: string } & Record<string, unknown>} options */
-  constructor(options) {
-    super(() => native.NativeAuthenticator.iam(/** @type {any} */ (options)))
-    this.#url = typeof options.url === 'string' && options.url ? options.url : 'https://iam.cloud.ibm.com'
+  /** ibm-cloud-sdk-core's name for the kind: `iam`, `container`, `iamAssume`, `vpc`, `cp4d`, `mcsp`, `bearerToken`, `noAuth`. */
+  authenticationType() {
+    return this.#type
   }
 
   [Symbol.for('nodejs.util.inspect.custom')]() {
-    return `IamAuthenticator { url: '${this.#url}', apikey: '<redacted>' }`
+    const fields = Object.entries(this.#shown).map(([k, v]) => `${k}: '${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
+    return fields.length > 0 ? `${this.constructor.name} { ${fields.join(', ')} }` : `${this.constructor.name} {}`
   }
 
   toJSON() {
-    return { url: this.#url, apikey: '<redacted>' }
+    return { ...this.#shown }
   }
 }
 
@@ -293,6 +305,5 @@ module.exports = {
   tokenCacheStats,
   configureTokenCache,
   Authenticator,
-  IamAuthenticator,
   handles,
 }

@@ -11,6 +11,7 @@ use std::fmt;
 pub const CODES: &[(&str, &str)] = &[
     ("ERR_INVALID_ARG", "InvalidArgumentError"),
     ("ERR_IAM", "IamError"),
+    ("ERR_AUTH", "AuthError"),
     ("ERR_WML", "WmlError"),
     ("ERR_TIMEOUT", "TimeoutError"),
     ("ERR_NETWORK", "NetworkError"),
@@ -31,6 +32,9 @@ pub enum Error {
         iam_error_code: Option<String>,
         request_id: Option<String>,
     },
+    /// A token service other than IAM (Cloud Pak for Data, the VPC
+    /// instance metadata service, MCSP) answered with an error status.
+    Auth(Box<AuthFailure>),
     /// Watson Machine Learning / watsonx.ai answered with an error status.
     Wml {
         status: u16,
@@ -54,11 +58,31 @@ pub enum Error {
     Internal(String),
 }
 
+/// What a token service other than IAM said when it refused: its own
+/// fields, scrubbed of every secret that was sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthFailure {
+    pub status: u16,
+    /// Which service: `"cp4d"`, `"vpc"` or `"mcsp"`.
+    pub service: &'static str,
+    pub message: String,
+    /// The service's own error code: VPC `errors[0].code`, Cloud Pak for
+    /// Data `_messageCode_`, MCSP `errorCode`.
+    pub error_code: Option<String>,
+    /// The VPC metadata service's `errors` array.
+    pub errors: Option<serde_json::Value>,
+    /// The VPC metadata service's `trace`.
+    pub trace: Option<String>,
+    /// A request id the service gave (`context.requestId`, `X-Request-Id`).
+    pub request_id: Option<String>,
+}
+
 impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidArg(_) => "ERR_INVALID_ARG",
             Error::Iam { .. } => "ERR_IAM",
+            Error::Auth(_) => "ERR_AUTH",
             Error::Wml { .. } => "ERR_WML",
             Error::Timeout(_) => "ERR_TIMEOUT",
             Error::Network(_) => "ERR_NETWORK",
@@ -75,6 +99,7 @@ impl Error {
             Error::Iam { status, .. }
             | Error::Wml { status, .. }
             | Error::BadResponse { status, .. } => Some(*status),
+            Error::Auth(f) => Some(f.status),
             _ => None,
         }
     }
@@ -89,6 +114,7 @@ impl Error {
             Error::Iam { message, .. }
             | Error::Wml { message, .. }
             | Error::BadResponse { message, .. } => message,
+            Error::Auth(f) => &f.message,
             Error::Aborted => "The operation was aborted",
         }
     }

@@ -1,6 +1,7 @@
 //! A small IAM stand-in for `cargo test`: a real HTTP/1.1 server on
-//! 127.0.0.1 that answers token requests with JWTs (real `iat`/`exp`) or with
-//! scripted replies, and counts requests.
+//! 127.0.0.1 that answers token requests (IAM, and the CP4D, VPC metadata
+//! and MCSP token routes) with JWTs (real `iat`/`exp`) or with scripted
+//! replies, records and counts them; anything else is a WML request.
 
 use base64::Engine;
 use parking_lot::Mutex;
@@ -44,7 +45,19 @@ pub struct FakeIam {
     lifetime: Arc<AtomicI64>,
     pub last_body: Arc<Mutex<String>>,
     pub last_auth: Arc<Mutex<Option<String>>>,
+    /// Every token request (IAM, CP4D, VPC, MCSP routes): its head and body.
+    pub token_requests: Arc<Mutex<Vec<(String, String)>>>,
 }
+
+/// The token routes this server answers from `script`, and whether their
+/// answer carries the token as `token` (CP4D, MCSP) or `access_token`.
+const TOKEN_ROUTES: [(&str, bool); 5] = [
+    ("POST /identity/token", false),
+    ("PUT /instance_identity/v1/token", false),
+    ("POST /instance_identity/v1/iam_token", false),
+    ("POST /icp4d-api/v1/authorize", true),
+    ("POST /api/2.0/apikeys/token", true),
+];
 
 impl FakeIam {
     pub async fn start() -> FakeIam {
@@ -61,6 +74,7 @@ impl FakeIam {
             lifetime: Arc::new(AtomicI64::new(3600)),
             last_body: Default::default(),
             last_auth: Default::default(),
+            token_requests: Default::default(),
         };
         let srv = me.clone();
         tokio::spawn(async move {
@@ -110,9 +124,21 @@ impl FakeIam {
                 .lines()
                 .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
                 .map(|l| l[14..].trim().to_string());
+            let route = TOKEN_ROUTES.iter().find(|(r, _)| {
+                head.starts_with(r) && matches!(head.as_bytes().get(r.len()), Some(b' ' | b'?'))
+            });
+            let token_field = match route {
+                Some((_, true)) => "token",
+                _ => "access_token",
+            };
+            if route.is_some() {
+                self.token_requests.lock().push((
+                    head.clone(),
+                    String::from_utf8_lossy(&buf[head_len..head_len + body_len]).to_string(),
+                ));
+            }
             buf.drain(..head_len + body_len);
-            let is_iam = head.starts_with("POST /identity/token");
-            let reply = if is_iam {
+            let reply = if route.is_some() {
                 self.hits.fetch_add(1, Ordering::SeqCst);
                 self.script.lock().pop_front()
             } else {
@@ -152,16 +178,36 @@ impl FakeIam {
                 }
                 Some(Reply::Delay(d)) => {
                     tokio::time::sleep(d).await;
-                    (200, "application/json", self.token_body(None), None)
+                    (
+                        200,
+                        "application/json",
+                        self.token_body(None, token_field),
+                        None,
+                    )
                 }
-                Some(Reply::Token(l)) => (200, "application/json", self.token_body(Some(l)), None),
+                Some(Reply::Token(l)) => (
+                    200,
+                    "application/json",
+                    self.token_body(Some(l), token_field),
+                    None,
+                ),
                 Some(Reply::Aged(l, age)) => {
                     date = Some(httpdate::fmt_http_date(
                         std::time::UNIX_EPOCH + Duration::from_secs((self.iat() + age) as u64),
                     ));
-                    (200, "application/json", self.token_body(Some(l)), None)
+                    (
+                        200,
+                        "application/json",
+                        self.token_body(Some(l), token_field),
+                        None,
+                    )
                 }
-                None => (200, "application/json", self.token_body(None), None),
+                None => (
+                    200,
+                    "application/json",
+                    self.token_body(None, token_field),
+                    None,
+                ),
             };
             let mut resp = format!(
                 "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n",
@@ -186,7 +232,7 @@ impl FakeIam {
         1_700_000_000 + self.hits() as i64
     }
 
-    fn token_body(&self, lifetime: Option<i64>) -> String {
+    fn token_body(&self, lifetime: Option<i64>, field: &str) -> String {
         let life = lifetime.unwrap_or_else(|| self.lifetime.load(Ordering::SeqCst));
         let iat = self.iat();
         let e = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -200,6 +246,11 @@ impl FakeIam {
             )),
             e.encode("sig")
         );
+        if field == "token" {
+            return format!(
+                r#"{{"_messageCode_":"200","message":"Success","token":"{token}","expires_in":{life}}}"#
+            );
+        }
         format!(
             r#"{{"access_token":"{token}","refresh_token":"not_supported","ims_user_id":42,"token_type":"Bearer","expires_in":{life},"expiration":{},"scope":"ibm openid"}}"#,
             iat + life

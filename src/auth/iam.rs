@@ -16,9 +16,9 @@ const TOKEN_PATH: &str = "/identity/token";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const APIKEY_GRANT: &str = "urn:ibm:params:oauth:grant-type:apikey";
 /// Statuses worth another attempt; 400/401/403 never are.
-const RETRY_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
+pub(crate) const RETRY_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
 /// A token response is a few KiB; refuse to buffer anything absurd.
-const MAX_BODY: usize = 1 << 20;
+pub(crate) const MAX_BODY: usize = 1 << 20;
 
 /// IAM settings as a caller gives them (the JS `IamOptions`), before validation.
 #[derive(Clone, Default)]
@@ -112,9 +112,9 @@ impl IamConfig {
         self.transport.canonical(c)
     }
 
-    /// One IAM token request with this grant's `form` fields (plus
-    /// `response_type=cloud_iam` and the scope), retried per the settings.
-    /// `secrets` are scrubbed from any message IAM echoes back.
+    /// One IAM token request with this grant's `form` fields (plus the
+    /// scope, when set), retried per the settings. `secrets` are scrubbed
+    /// from any message IAM echoes back.
     pub async fn request(&self, form: &[(&str, &str)], secrets: &[&str]) -> Result<Fetched> {
         let client = self.transport.http()?;
         let body = {
@@ -122,7 +122,6 @@ impl IamConfig {
             for (k, v) in form {
                 f.append_pair(k, v);
             }
-            f.append_pair("response_type", "cloud_iam");
             if let Some(s) = &self.scope {
                 f.append_pair("scope", s);
             }
@@ -304,7 +303,11 @@ impl TokenSource for ApikeySource {
             let apikey = self.key.credential.expose();
             self.cfg
                 .request(
-                    &[("grant_type", APIKEY_GRANT), ("apikey", apikey)],
+                    &[
+                        ("grant_type", APIKEY_GRANT),
+                        ("apikey", apikey),
+                        ("response_type", "cloud_iam"),
+                    ],
                     &[apikey],
                 )
                 .await

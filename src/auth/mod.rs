@@ -1,10 +1,18 @@
 //! Tokens: the token sources (one per kind of credential), JWT claims, and
 //! the process-wide cache they all share.
 
+pub mod assume;
+pub mod bearer;
 pub mod cache;
+pub mod container;
+pub mod cp4d;
 pub mod iam;
 pub mod jwt;
+pub mod mcsp;
+pub mod profile;
+pub mod service;
 pub mod source;
+pub mod vpc;
 
 use cache::{SystemClock, TokenCache};
 use std::sync::{Arc, OnceLock};

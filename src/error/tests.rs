@@ -10,6 +10,15 @@ fn every_variant_has_a_listed_code() {
             iam_error_code: None,
             request_id: None,
         },
+        Error::Auth(Box::new(AuthFailure {
+            status: 401,
+            service: "cp4d",
+            message: "m".into(),
+            error_code: None,
+            errors: None,
+            trace: None,
+            request_id: None,
+        })),
         Error::Wml {
             status: 404,
             message: "m".into(),
@@ -31,6 +40,7 @@ fn every_variant_has_a_listed_code() {
         assert_eq!(e.code(), *code);
     }
     assert_eq!(Error::Timeout("t".into()).status(), None);
-    assert_eq!(all[2].status(), Some(404));
+    assert_eq!(all[2].status(), Some(401));
+    assert_eq!(all[3].status(), Some(404));
     assert!(Error::internal("a panic").message().contains("a panic"));
 }

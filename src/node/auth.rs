@@ -9,12 +9,19 @@
 use super::completion::{CompletionQueue, Outcome};
 use super::options::{self, Reader};
 use super::{internal, throw};
+use crate::auth::assume::AssumeSource;
+use crate::auth::bearer::{Given, StaticBearer};
 use crate::auth::cache::{ChangeCell, Entry, Token};
+use crate::auth::container::ContainerSource;
+use crate::auth::cp4d::Cp4dSource;
 use crate::auth::global_cache;
 use crate::auth::iam::{ApikeySource, IamConfig};
+use crate::auth::mcsp::McspSource;
 use crate::auth::source::TokenSource;
+use crate::auth::vpc::VpcSource;
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::wml::AuthSpec;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -30,6 +37,25 @@ pub struct JsTokenInfo {
     pub scope: Option<String>,
     pub refresh_token: Option<String>,
     pub ims_user_id: Option<i64>,
+}
+
+impl From<&Given> for JsTokenInfo {
+    /// A caller's bearer token: what its JWT says, zeros otherwise.
+    fn from(g: &Given) -> Self {
+        let (iat, exp) = (g.claims.iat, g.claims.exp);
+        JsTokenInfo {
+            access_token: g.token.expose().to_string(),
+            token_type: "Bearer".into(),
+            expires_in: match (iat, exp) {
+                (Some(i), Some(e)) if e > i => e - i,
+                _ => 0,
+            },
+            expiration: exp.unwrap_or(0),
+            scope: None,
+            refresh_token: None,
+            ims_user_id: None,
+        }
+    }
 }
 
 impl From<&Token> for JsTokenInfo {
@@ -65,10 +91,15 @@ fn apikey_source(apikey: Unknown, options: Option<Unknown>) -> crate::error::Res
     ApikeySource::new(apikey, cfg)
 }
 
+/// The options object of an authenticator constructor (`what` says what
+/// it must hold).
+fn required<'a>(options: Unknown<'a>, what: &str) -> crate::error::Result<Reader<'a>> {
+    Reader::new(Some(options), "options")?
+        .ok_or_else(|| Error::invalid(format!("options must be an object with {what}")))
+}
+
 fn iam_authenticator(options: Unknown) -> crate::error::Result<ApikeySource> {
-    let Some(r) = Reader::new(Some(options), "options")? else {
-        return Err(Error::invalid("options must be an object with an apikey"));
-    };
+    let r = required(options, "an apikey")?;
     let apikey = r.secret("apikey")?.unwrap_or_default();
     ApikeySource::new(apikey, IamConfig::new(&options::iam(Some(&r), "url")?)?)
 }
@@ -264,32 +295,63 @@ fn configure(options: Unknown) -> crate::error::Result<()> {
     Ok(())
 }
 
+/// What an authenticator holds.
+enum Held {
+    /// A token source and its cache entry.
+    Cached {
+        source: Arc<dyn TokenSource>,
+        entry: Arc<Entry>,
+    },
+    /// A caller's bearer token (`BearerTokenAuthenticator`).
+    Bearer(Arc<StaticBearer>),
+    /// Nothing (`NoAuthAuthenticator`).
+    NoAuth,
+}
+
 /// A credential and its settings, holding its cache entry: the native half
 /// of every authenticator class.
 #[napi]
 pub struct NativeAuthenticator {
-    source: Arc<dyn TokenSource>,
-    entry: Arc<Entry>,
+    held: Held,
 }
 
 impl NativeAuthenticator {
     fn from_source(source: Arc<dyn TokenSource>) -> Self {
         let entry = global_cache().entry(source.clone());
-        NativeAuthenticator { source, entry }
-    }
-
-    /// The token source, for a `WmlClient` that uses this authenticator.
-    pub(crate) fn source(&self) -> Arc<dyn TokenSource> {
-        self.source.clone()
-    }
-
-    /// The entry, re-resolved if the cache has dropped it.
-    fn current(&mut self) -> &Arc<Entry> {
-        if self.entry.is_evicted() {
-            self.entry = global_cache().entry(self.source.clone());
+        NativeAuthenticator {
+            held: Held::Cached { source, entry },
         }
-        &self.entry
     }
+
+    fn build<S: TokenSource>(s: crate::error::Result<S>) -> napi::Result<Self, String> {
+        Ok(Self::from_source(Arc::new(throw(s)?)))
+    }
+
+    /// The cache entry, re-resolved if the cache has dropped it (`None`
+    /// for the kinds without one).
+    fn current(&mut self) -> Option<&Arc<Entry>> {
+        let Held::Cached { source, entry } = &mut self.held else {
+            return None;
+        };
+        if entry.is_evicted() {
+            *entry = global_cache().entry(source.clone());
+        }
+        Some(entry)
+    }
+
+    /// How a `WmlClient` that uses this authenticator authenticates.
+    pub(crate) fn auth_spec(&self) -> AuthSpec {
+        match &self.held {
+            Held::Cached { source, .. } => AuthSpec::Source(source.clone()),
+            Held::Bearer(b) => AuthSpec::Bearer(b.clone()),
+            Held::NoAuth => AuthSpec::None,
+        }
+    }
+}
+
+/// `ERR_INVALID_ARG` for a token asked of a `NoAuthAuthenticator`.
+fn no_token() -> Error {
+    Error::invalid("NoAuthAuthenticator has no token: it sends no Authorization header")
 }
 
 #[napi]
@@ -299,28 +361,146 @@ impl NativeAuthenticator {
     pub fn iam(
         #[napi(ts_arg_type = "IamOptions & { apikey: string }")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        let source = throw(iam_authenticator(options))?;
-        Ok(Self::from_source(Arc::new(source)))
+        Self::build(iam_authenticator(options))
     }
 
-    /// As `peekToken`: `[serial, freshMs, text]` or null.
+    /// A trusted profile from a compute resource (`ContainerAuthenticator`).
+    #[napi(factory)]
+    pub fn container(
+        #[napi(ts_arg_type = "ContainerAuthenticatorOptions")] options: Unknown,
+    ) -> napi::Result<Self, String> {
+        Self::build(
+            required(options, "a trusted profile (iamProfileId, ...)")
+                .and_then(|r| ContainerSource::new(&options::container(&r)?)),
+        )
+    }
+
+    /// A trusted profile assumed with an API key (`IamAssumeAuthenticator`).
+    #[napi(factory)]
+    pub fn iam_assume(
+        #[napi(ts_arg_type = "IamAssumeAuthenticatorOptions")] options: Unknown,
+    ) -> napi::Result<Self, String> {
+        Self::build(
+            required(options, "an apikey and a trusted profile")
+                .and_then(|r| AssumeSource::new(&options::assume(&r)?, global_cache())),
+        )
+    }
+
+    /// A trusted profile of a VPC instance (`VpcInstanceAuthenticator`).
+    #[napi(factory)]
+    pub fn vpc(
+        #[napi(ts_arg_type = "VpcInstanceAuthenticatorOptions | undefined | null")] options: Option<
+            Unknown,
+        >,
+    ) -> napi::Result<Self, String> {
+        let o = throw(
+            Reader::new(options, "options").and_then(|r| r.map(|r| options::vpc(&r)).transpose()),
+        )?;
+        Self::build(VpcSource::new(&o.unwrap_or_default()))
+    }
+
+    /// Cloud Pak for Data (`CloudPakForDataAuthenticator`).
+    #[napi(factory, js_name = "cp4d")]
+    pub fn cp4d(
+        #[napi(ts_arg_type = "CloudPakForDataAuthenticatorOptions")] options: Unknown,
+    ) -> napi::Result<Self, String> {
+        Self::build(
+            required(options, "url, username and a password or an apikey")
+                .and_then(|r| Cp4dSource::new(&options::cp4d(&r)?)),
+        )
+    }
+
+    /// MCSP, watsonx.ai on AWS (`McspAuthenticator`).
+    #[napi(factory)]
+    pub fn mcsp(
+        #[napi(ts_arg_type = "McspAuthenticatorOptions")] options: Unknown,
+    ) -> napi::Result<Self, String> {
+        Self::build(
+            required(options, "an apikey and a url")
+                .and_then(|r| McspSource::new(&options::mcsp(&r)?)),
+        )
+    }
+
+    /// A bearer token the caller manages (`BearerTokenAuthenticator`).
+    #[napi(factory)]
+    pub fn bearer(
+        #[napi(ts_arg_type = "{ bearerToken: string }")] options: Unknown,
+    ) -> napi::Result<Self, String> {
+        let b = throw(
+            required(options, "a bearerToken")
+                .and_then(|r| StaticBearer::new(r.secret("bearerToken")?.unwrap_or_default())),
+        )?;
+        Ok(NativeAuthenticator {
+            held: Held::Bearer(Arc::new(b)),
+        })
+    }
+
+    /// No authentication (`NoAuthAuthenticator`).
+    #[napi(factory)]
+    pub fn no_auth() -> Self {
+        NativeAuthenticator { held: Held::NoAuth }
+    }
+
+    /// As `peekToken`: `[serial, freshMs, text]` or null. A caller's bearer
+    /// token is never fresh (it may be replaced, or expire, at any time):
+    /// `[0, 0, text]` while its JWT says it is live.
     #[napi(ts_return_type = "[number, number, string] | null")]
     pub fn peek(&mut self) -> Option<Peeked> {
-        global_cache()
-            .peek_entry(self.current())
-            .map(|t| peeked(&t))
+        if let Some(entry) = self.current() {
+            return global_cache().peek_entry(entry).map(|t| peeked(&t));
+        }
+        match &self.held {
+            Held::Cached { .. } => None,
+            Held::Bearer(b) => b
+                .current()
+                .ok()
+                .map(|g| (0, 0.0, g.token.expose().to_string())),
+            Held::NoAuth => None,
+        }
     }
 
     /// Completes call `id` with the token's `JsTokenInfo`.
     #[napi]
     pub fn fetch(&mut self, queue: &CompletionQueue, id: u32) {
-        let entry = self.current().clone();
-        fetch_info(queue, id, entry);
+        if let Some(entry) = self.current() {
+            return fetch_info(queue, id, entry.clone());
+        }
+        match &self.held {
+            Held::Cached { .. } => {}
+            Held::Bearer(b) => {
+                let r = b.current();
+                queue.inner.run(id, async move {
+                    Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*r?))))
+                });
+            }
+            Held::NoAuth => queue
+                .inner
+                .run(id, async move { Err::<Outcome, _>(no_token()) }),
+        }
     }
 
+    /// Drops the cached token (a caller's bearer token stays: only
+    /// `setBearerToken` replaces it).
     #[napi]
     pub fn invalidate(&mut self) {
-        let entry = self.current().clone();
-        global_cache().invalidate(&entry, None);
+        if let Some(entry) = self.current() {
+            global_cache().invalidate(entry, None);
+        }
+    }
+
+    /// Replaces a `BearerTokenAuthenticator`'s token; the next call uses it.
+    #[napi]
+    pub fn set_bearer_token(
+        &self,
+        #[napi(ts_arg_type = "string")] token: Unknown,
+    ) -> napi::Result<(), String> {
+        throw(match &self.held {
+            Held::Bearer(b) => {
+                options::string_arg(token, "bearerToken").and_then(|t| b.set(Secret::new(t)))
+            }
+            _ => Err(Error::invalid(
+                "setBearerToken is for a BearerTokenAuthenticator",
+            )),
+        })
     }
 }

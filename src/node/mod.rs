@@ -25,6 +25,10 @@ pub struct NativeError {
     #[napi(ts_type = "Array<{ code: string; message: string; more_info?: string }>")]
     pub errors: Option<serde_json::Value>,
     pub trace: Option<String>,
+    /// `ERR_AUTH`: which token service (`cp4d`, `vpc`, `mcsp`).
+    pub service: Option<String>,
+    /// `ERR_AUTH`: the service's own error code.
+    pub error_code: Option<String>,
 }
 
 impl From<Error> for NativeError {
@@ -37,6 +41,8 @@ impl From<Error> for NativeError {
             request_id: None,
             errors: None,
             trace: None,
+            service: None,
+            error_code: None,
         };
         match e {
             Error::Iam {
@@ -50,6 +56,13 @@ impl From<Error> for NativeError {
             Error::Wml { errors, trace, .. } => {
                 n.errors = errors;
                 n.trace = trace;
+            }
+            Error::Auth(f) => {
+                n.service = Some(f.service.to_string());
+                n.error_code = f.error_code;
+                n.errors = f.errors;
+                n.trace = f.trace;
+                n.request_id = f.request_id;
             }
             _ => {}
         }

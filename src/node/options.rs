@@ -3,7 +3,13 @@
 //! (a positive timeout, a valid URL) live in the core, once. The JS layer
 //! passes the caller's objects through untouched.
 
+use crate::auth::assume::AssumeOptions;
+use crate::auth::container::ContainerOptions;
+use crate::auth::cp4d::Cp4dOptions;
 use crate::auth::iam::IamOptions;
+use crate::auth::mcsp::McspOptions;
+use crate::auth::profile::ProfileOptions;
+use crate::auth::vpc::VpcOptions;
 use crate::error::{Error, Result};
 use crate::http::TransportOptions;
 use crate::secret::Secret;
@@ -152,6 +158,64 @@ pub(crate) fn iam(r: Option<&Reader>, url_name: &str) -> Result<IamOptions> {
         client_id: r.string("clientId")?,
         client_secret: r.secret("clientSecret")?,
         scope: r.string("scope")?,
+        transport: transport(r)?,
+    })
+}
+
+/// The trusted profile options (`iamProfileId`, `iamProfileCrn`,
+/// `iamProfileName`, `iamAccountId`).
+fn profile(r: &Reader) -> Result<ProfileOptions> {
+    Ok(ProfileOptions {
+        id: r.string("iamProfileId")?,
+        crn: r.string("iamProfileCrn")?,
+        name: r.string("iamProfileName")?,
+        account: r.string("iamAccountId")?,
+    })
+}
+
+/// `ContainerAuthenticator` options.
+pub(crate) fn container(r: &Reader) -> Result<ContainerOptions> {
+    Ok(ContainerOptions {
+        cr_token_filename: r.string("crTokenFilename")?,
+        profile: profile(r)?,
+        iam: iam(Some(r), "url")?,
+    })
+}
+
+/// `IamAssumeAuthenticator` options.
+pub(crate) fn assume(r: &Reader) -> Result<AssumeOptions> {
+    Ok(AssumeOptions {
+        apikey: r.secret("apikey")?.unwrap_or_default(),
+        profile: profile(r)?,
+        iam: iam(Some(r), "url")?,
+    })
+}
+
+/// `VpcInstanceAuthenticator` options.
+pub(crate) fn vpc(r: &Reader) -> Result<VpcOptions> {
+    Ok(VpcOptions {
+        url: r.string("url")?,
+        profile: profile(r)?,
+        transport: transport(r)?,
+    })
+}
+
+/// `CloudPakForDataAuthenticator` options.
+pub(crate) fn cp4d(r: &Reader) -> Result<Cp4dOptions> {
+    Ok(Cp4dOptions {
+        url: r.string("url")?,
+        username: r.string("username")?,
+        password: r.secret("password")?,
+        apikey: r.secret("apikey")?,
+        transport: transport(r)?,
+    })
+}
+
+/// `McspAuthenticator` options.
+pub(crate) fn mcsp(r: &Reader) -> Result<McspOptions> {
+    Ok(McspOptions {
+        url: r.string("url")?,
+        apikey: r.secret("apikey")?.unwrap_or_default(),
         transport: transport(r)?,
     })
 }

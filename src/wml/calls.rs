@@ -125,8 +125,10 @@ impl WmlClient {
                     .http
                     .request(op.method(), url.clone())
                     .headers(self.transport.headers.clone())
-                    .header(AUTHORIZATION, bearer.header.clone())
                     .header(ACCEPT, op.accept());
+                if let Some(h) = &bearer.header {
+                    req = req.header(AUTHORIZATION, h.clone());
+                }
                 if op.method() == reqwest::Method::POST {
                     req = req
                         .header(CONTENT_TYPE, "application/json")

@@ -6,7 +6,9 @@
 //! once; nothing here walks the JSON of a successful call.
 
 use super::body::Context;
+use crate::auth::bearer::StaticBearer;
 use crate::auth::cache::{Entry, Token, TokenCache};
+use crate::auth::cp4d::{Cp4dOptions, Cp4dSource};
 use crate::auth::iam::{ApikeySource, IamConfig, IamOptions};
 use crate::auth::source::TokenSource;
 use crate::error::{Error, Result};
@@ -33,8 +35,20 @@ pub enum AuthSpec {
     Apikey(Secret, Box<IamOptions>),
     /// A token the caller manages.
     Token(Secret),
+    /// A token the caller manages and may replace (`BearerTokenAuthenticator`).
+    Bearer(Arc<StaticBearer>),
+    /// Cloud Pak for Data: a username with a password or an API key,
+    /// exchanged at the service URL's authorize endpoint (the URL and the
+    /// transport settings are the client's).
+    Cp4d {
+        username: String,
+        password: Option<Secret>,
+        apikey: Option<Secret>,
+    },
     /// Any token source (an authenticator), through the shared cache.
     Source(Arc<dyn TokenSource>),
+    /// No `Authorization` header (`NoAuthAuthenticator`).
+    None,
 }
 
 impl std::fmt::Debug for AuthSpec {
@@ -42,7 +56,10 @@ impl std::fmt::Debug for AuthSpec {
         f.write_str(match self {
             AuthSpec::Apikey(..) => "Apikey(<redacted>)",
             AuthSpec::Token(_) => "Token(<redacted>)",
+            AuthSpec::Bearer(_) => "Bearer(<redacted>)",
+            AuthSpec::Cp4d { .. } => "Cp4d(<redacted>)",
             AuthSpec::Source(_) => "Source",
+            AuthSpec::None => "None",
         })
     }
 }
@@ -197,7 +214,8 @@ pub(super) enum Auth {
         source: Arc<dyn TokenSource>,
         entry: Mutex<Arc<Entry>>,
     },
-    Static(Secret),
+    Static(Arc<StaticBearer>),
+    None,
 }
 
 pub struct WmlClient {
@@ -223,10 +241,10 @@ impl std::fmt::Debug for WmlClient {
     }
 }
 
-/// The token a call used: its header value, and the cache's token to
-/// invalidate if the service refuses it.
+/// The token a call used: its header value (none without auth), and the
+/// cache's token to invalidate if the service refuses it.
 pub(super) struct Bearer {
-    pub header: HeaderValue,
+    pub header: Option<HeaderValue>,
     pub token: Option<Arc<Token>>,
 }
 
@@ -234,6 +252,7 @@ impl Bearer {
     /// The token text, to scrub from service messages.
     pub fn secret_text(&self) -> Option<String> {
         self.header
+            .as_ref()?
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
@@ -253,6 +272,11 @@ impl WmlClient {
         let version = match &o.version {
             None => DEFAULT_VERSION.to_string(),
             Some(v) if is_version_date(v) => v.clone(),
+            // IBM's Python client takes the Cloud Pak for Data release
+            // (`"5.0"`) as `version`: not an API version date, so not sent.
+            Some(v) if matches!(o.auth, AuthSpec::Cp4d { .. }) && is_release(v) => {
+                DEFAULT_VERSION.to_string()
+            }
             Some(_) => return Err(Error::invalid("version must be a date like 2023-05-29")),
         };
         let context = match (nonempty(&o.project_id), nonempty(&o.space_id)) {
@@ -266,26 +290,35 @@ impl WmlClient {
             (None, None) => None,
         };
         let transport = Transport::new(&o.transport, DEFAULT_TIMEOUT)?;
+        let cached = |source: Arc<dyn TokenSource>| Auth::Cached {
+            entry: Mutex::new(cache.entry(source.clone())),
+            source,
+        };
         let auth = match &o.auth {
-            AuthSpec::Apikey(k, iam) => {
-                let source: Arc<dyn TokenSource> =
-                    Arc::new(ApikeySource::new(k.clone(), IamConfig::new(iam)?)?);
-                Auth::Cached {
-                    entry: Mutex::new(cache.entry(source.clone())),
-                    source,
-                }
-            }
-            AuthSpec::Source(source) => Auth::Cached {
-                entry: Mutex::new(cache.entry(source.clone())),
-                source: source.clone(),
-            },
+            AuthSpec::Apikey(k, iam) => cached(Arc::new(ApikeySource::new(
+                k.clone(),
+                IamConfig::new(iam)?,
+            )?)),
+            AuthSpec::Cp4d {
+                username,
+                password,
+                apikey,
+            } => cached(Arc::new(Cp4dSource::new(&Cp4dOptions {
+                url: Some(base.clone()),
+                username: Some(username.clone()),
+                password: password.clone(),
+                apikey: apikey.clone(),
+                transport: o.transport.clone(),
+            })?)),
+            AuthSpec::Source(source) => cached(source.clone()),
             AuthSpec::Token(t) if !t.is_empty() => {
-                bearer_header(t.expose())?;
-                Auth::Static(t.clone())
+                Auth::Static(Arc::new(StaticBearer::new(t.clone())?))
             }
             AuthSpec::Token(_) => {
                 return Err(Error::invalid("token must be a non-empty string"));
             }
+            AuthSpec::Bearer(b) => Auth::Static(b.clone()),
+            AuthSpec::None => Auth::None,
         };
         Ok(WmlClient {
             base,
@@ -339,8 +372,12 @@ impl WmlClient {
     /// The token for the next request.
     pub(super) async fn bearer(&self) -> Result<Bearer> {
         match &self.auth {
-            Auth::Static(t) => Ok(Bearer {
-                header: bearer_header(t.expose())?,
+            Auth::Static(b) => Ok(Bearer {
+                header: Some(b.current()?.header.clone()),
+                token: None,
+            }),
+            Auth::None => Ok(Bearer {
+                header: None,
                 token: None,
             }),
             Auth::Cached { source, entry } => {
@@ -353,7 +390,7 @@ impl WmlClient {
                 };
                 let token = self.cache.get(&entry).await?;
                 Ok(Bearer {
-                    header: token.bearer.clone(),
+                    header: Some(token.bearer.clone()),
                     token: Some(token),
                 })
             }
@@ -378,11 +415,13 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
-pub(super) fn bearer_header(token: &str) -> Result<HeaderValue> {
-    let mut v = HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|_| Error::invalid("the token contains characters not allowed in a header"))?;
-    v.set_sensitive(true);
-    Ok(v)
+/// A Cloud Pak for Data release: `5.0`, `4.8.5`.
+fn is_release(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_version_date(v: &str) -> bool {

@@ -477,3 +477,74 @@ async fn model_specs_is_a_get_with_the_query() {
     assert!(!head.to_ascii_lowercase().contains("content-type"));
     assert_eq!(*srv.last_body.lock(), "");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_pak_for_data_credentials_use_the_service_urls_authorize_endpoint() {
+    let (srv, c) = setup(|o| {
+        o.auth = AuthSpec::Cp4d {
+            username: "admin".into(),
+            password: None,
+            apikey: Some(Secret::new("cpd-key")),
+        };
+        // IBM's Python client takes the CPD release as `version`.
+        o.version = Some("5.0".into());
+    })
+    .await;
+    for _ in 0..2 {
+        c.score(
+            "d",
+            Bytes::from_static(PAYLOAD.as_bytes()),
+            &CallOptions::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let reqs = srv.token_requests.lock().clone();
+    assert_eq!(reqs.len(), 1);
+    assert!(reqs[0].0.starts_with("POST /icp4d-api/v1/authorize "));
+    assert_eq!(reqs[0].1, r#"{"api_key":"cpd-key","username":"admin"}"#);
+    let head = srv.last_wml_head.lock().to_ascii_lowercase();
+    assert!(head.contains("?version=2023-05-29 "), "{head}");
+    assert!(head.contains("authorization: bearer ey"));
+    // A release is only taken as `version` with CPD credentials.
+    let mut o = options(&srv.url, apikey("k", &srv.url));
+    o.version = Some("5.0".into());
+    let cache = TokenCache::new(
+        Arc::new(ManualClock::default()),
+        10,
+        tokio::runtime::Handle::current(),
+    );
+    assert!(WmlClient::new(&o, cache).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaceable_bearer_an_expired_one_and_no_auth() {
+    use crate::auth::jwt::make_token;
+    let expired = make_token(r#"{"iat":1700000000,"exp":1700003600}"#);
+    let bearer = Arc::new(StaticBearer::new(Secret::new(expired)).unwrap());
+    let b = bearer.clone();
+    let (srv, c) = setup(move |o| o.auth = AuthSpec::Bearer(b)).await;
+    let e = c
+        .score("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_INVALID_ARG");
+    assert!(e.message().contains("expired"), "{}", e.message());
+    assert_eq!(srv.wml_hits(), 0, "nothing was sent");
+    bearer.set(Secret::new("replaced-token")).unwrap();
+    c.score("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap();
+    assert!(srv.last_wml_head.lock().contains("Bearer replaced-token"));
+
+    let (srv, c) = setup(|o| o.auth = AuthSpec::None).await;
+    c.score("d", Bytes::new(), &CallOptions::default())
+        .await
+        .unwrap();
+    assert!(!srv
+        .last_wml_head
+        .lock()
+        .to_ascii_lowercase()
+        .contains("authorization:"));
+    assert_eq!(srv.hits(), 0);
+}

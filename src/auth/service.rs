@@ -1,0 +1,212 @@
+//! The exchange with a token service other than IAM (Cloud Pak for Data,
+//! the VPC instance metadata service, MCSP): one request built by the
+//! caller, retried on the same statuses and failures as IAM's, its answer's
+//! token field read into `Fetched`, and its refusals as `ERR_AUTH` with the
+//! service's own fields, scrubbed of every secret that was sent.
+
+use super::iam::{MAX_BODY, RETRY_STATUSES};
+use super::source::Fetched;
+use crate::error::{AuthFailure, Error, Result};
+use crate::http::{self, Answer, Attempt, RetryPolicy, Transport};
+use crate::log::debug;
+use crate::secret::{scrub, Secret};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use serde_json::Value;
+
+/// A token service: its id in errors (`AuthError.service`) and its name in
+/// messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub id: &'static str,
+    pub name: &'static str,
+}
+
+pub const CP4D: Service = Service {
+    id: "cp4d",
+    name: "Cloud Pak for Data",
+};
+pub const VPC: Service = Service {
+    id: "vpc",
+    name: "the VPC instance metadata service",
+};
+pub const MCSP: Service = Service {
+    id: "mcsp",
+    name: "MCSP",
+};
+
+/// Sends what `build` makes with `transport`'s client, retrying per its
+/// settings, and reads the token from the answer's `token_field`.
+/// `secrets` are scrubbed from anything the service echoes.
+pub async fn exchange(
+    svc: Service,
+    transport: &Transport,
+    build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    token_field: &str,
+    secrets: &[&str],
+) -> Result<Fetched> {
+    let client = transport.http()?;
+    let what = format!("{} token request", svc.name);
+    http::with_retries(
+        RetryPolicy::new(transport.max_retries),
+        |_| async {
+            let req = build(&client)
+                .headers(transport.headers.clone())
+                .timeout(transport.timeout);
+            let answer = match Answer::read(req, &what, MAX_BODY).await {
+                Ok(a) => a,
+                Err(e) => return http::transport_attempt(e),
+            };
+            debug!(
+                "{} -> {} ({} bytes)",
+                svc.name,
+                answer.status,
+                answer.body.len()
+            );
+            if answer.ok() {
+                return match token_of(&answer, token_field) {
+                    Some(f) => Attempt::Done(f),
+                    None => Attempt::Fail(Error::BadResponse {
+                        status: answer.status,
+                        message: format!(
+                            "{} answered {} without a usable {token_field}: {}",
+                            svc.name,
+                            answer.status,
+                            answer.describe_body()
+                        ),
+                    }),
+                };
+            }
+            let err = service_error(svc, &answer, secrets);
+            if RETRY_STATUSES.contains(&answer.status) {
+                Attempt::Retry(err, answer.retry_after)
+            } else {
+                Attempt::Fail(err)
+            }
+        },
+        |n, e, d| debug!("{} retry {n} in {d:?} after {}", svc.name, e.code()),
+    )
+    .await
+}
+
+/// `exchange` for the common shape: `POST url` with a JSON object of string
+/// `fields` (which hold the secrets; serialised straight into a `Secret`,
+/// no other copy), the token in the answer's `token` field.
+pub async fn post_json(
+    svc: Service,
+    transport: &Transport,
+    url: &str,
+    fields: &[(&str, &str)],
+    secrets: &[&str],
+) -> Result<Fetched> {
+    let map: std::collections::BTreeMap<&str, &str> = fields.iter().copied().collect();
+    let body = Secret::new(
+        serde_json::to_string(&map).map_err(|_| Error::internal("serialising a token request"))?,
+    );
+    exchange(
+        svc,
+        transport,
+        |c| {
+            c.post(url)
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json")
+                .body(body.expose().to_string())
+        },
+        "token",
+        secrets,
+    )
+    .await
+}
+
+/// The token (and what else the answer says about it) from a 2xx body.
+fn token_of(a: &Answer, field: &str) -> Option<Fetched> {
+    let mut v: Value = serde_json::from_slice(&a.body).ok()?;
+    let obj = v.as_object_mut()?;
+    let token = match obj.remove(field)? {
+        Value::String(s) if !s.is_empty() => Secret::new(s),
+        _ => return None,
+    };
+    let number = |k: &str| obj.get(k).and_then(Value::as_f64);
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+    Some(Fetched {
+        access_token: token,
+        token_type: text("token_type"),
+        expires_in: number("expires_in"),
+        expiration: number("expiration"),
+        server_date: a.server_date,
+        ..Default::default()
+    })
+}
+
+fn text_of(v: &Value, k: &str) -> Option<String> {
+    match v.get(k)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `ERR_AUTH` from an error answer, reading whichever of the known shapes
+/// the body has: VPC `{errors: [{code, message}], trace}`, Cloud Pak for
+/// Data `{_messageCode_, message}`, IAM-like `{errorCode, errorMessage,
+/// context: {requestId}}` (MCSP), or a plain `message` / `error`.
+pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
+    let status = a.status;
+    let body: Option<Value> = serde_json::from_slice(&a.body)
+        .ok()
+        .filter(Value::is_object);
+    let mut f = AuthFailure {
+        status,
+        service: svc.id,
+        message: String::new(),
+        error_code: None,
+        errors: None,
+        trace: None,
+        request_id: None,
+    };
+    let mut said = None;
+    if let Some(b) = &body {
+        if let Some(errs) = b
+            .get("errors")
+            .and_then(Value::as_array)
+            .filter(|e| !e.is_empty())
+        {
+            f.error_code = text_of(&errs[0], "code");
+            said = text_of(&errs[0], "message");
+            let scrubbed = scrub(&Value::Array(errs.clone()).to_string(), secrets);
+            f.errors = serde_json::from_str(&scrubbed).ok();
+            f.trace = text_of(b, "trace");
+        }
+        f.error_code = f
+            .error_code
+            .take()
+            .or_else(|| text_of(b, "_messageCode_"))
+            .or_else(|| text_of(b, "errorCode"))
+            .or_else(|| text_of(b, "code"));
+        said = said
+            .or_else(|| text_of(b, "errorMessage"))
+            .or_else(|| text_of(b, "message"))
+            .or_else(|| text_of(b, "error_description"))
+            .or_else(|| text_of(b, "error"));
+        f.request_id = b.get("context").and_then(|c| text_of(c, "requestId"));
+    }
+    f.request_id = f
+        .request_id
+        .or_else(|| a.header("x-request-id"))
+        .or_else(|| a.header("transaction-id"));
+    f.error_code = f.error_code.map(|c| scrub(&c, secrets));
+    f.message = match (said, &f.error_code) {
+        (Some(m), Some(c)) if m != *c => {
+            format!(
+                "{} answered {status}: {} ({c})",
+                svc.name,
+                scrub(&m, secrets)
+            )
+        }
+        (Some(m), _) => format!("{} answered {status}: {}", svc.name, scrub(&m, secrets)),
+        (None, _) => format!("{} answered {status} with {}", svc.name, a.describe_body()),
+    };
+    Error::Auth(Box::new(f))
+}
+
+#[cfg(test)]
+mod tests;
