@@ -16,6 +16,9 @@
  *   main-thread  where our main-thread time per scoring request goes, over
  *                HTTPS -> bench/main-thread.js (one child process); reported
  *                under the HTTPS section
+ *   inference    watsonx.ai chat and embeddings against @ibm-cloud/watsonx-ai
+ *                over HTTPS -> bench/inference.js (which runs each client in
+ *                its own bench/inference-client.js process)
  *
  * Flags:
  *   --only <part,...>  run only these parts; `--only scoring-tls` also runs
@@ -39,15 +42,16 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
 const {
-  ROOT, envInfo, envLine, scoringPayload, procCpuUs, combineRuns, textTable, startFakeServerProcess,
+  ROOT, envInfo, envLine, scoringPayload, procCpuUs, combineRuns, textTable, startFakeServerProcess, ratio, verdict, fmtRatio, goalLine,
 } = require('./common')
 const { accounting } = require('./main-thread')
+const inference = require('./inference')
 
 const SCORING_ROUNDS = Number(process.env.BENCH_SCORING_ROUNDS) || 2
 const VARIANTS = ['ours', 'undici', 'fetch', 'floor', 'floor-hyper']
 const TLS_VARIANTS = ['ours', 'undici', 'fetch']
 const FLOOR_STACK = { floor: 'reqwest', 'floor-hyper': 'hyper' }
-const PARTS = ['token', 'scoring', 'scoring-tls', 'main-thread']
+const PARTS = ['token', 'scoring', 'scoring-tls', 'main-thread', 'inference']
 const GOALS = {
   cachedOursOverAnchor: 1.0, // ours ns/call / anchor ns/call <= 1.0
   // Scoring over HTTPS, ours / undici Pool + sdk-core:
@@ -192,20 +196,19 @@ async function scoringPhase({ tls }) {
   return { tls, concurrency: cfg.concurrency, warmupMs: cfg.warmupMs, measureSec: cfg.seconds, rounds: SCORING_ROUNDS, variants: out }
 }
 
+async function inferencePhase() {
+  console.error('\n== watsonx.ai inference against @ibm-cloud/watsonx-ai (HTTPS) ==')
+  const res = await runJsonChild([path.join(__dirname, 'inference.js'), '--json'], 1_800_000)
+  problems.push(...res.problems.map((p) => `inference: ${p}`))
+  return res
+}
+
 async function mainThreadPhase() {
   console.error('\n== where our main-thread time goes (HTTPS) ==')
   return runJsonChild([path.join(__dirname, 'main-thread.js'), '--json'], 120_000)
 }
 
 // ---------------------------------------------------------------- ratios and report
-
-/** num / den against a goal (`cmp` '<=' or '>='); without a goal, for information. */
-function ratio(num, den, goal, cmp) {
-  const target = goal === undefined ? 'information' : `${cmp} ${goal}`
-  if (num == null || den == null || !den) return { value: null, goal: target, met: null }
-  const value = +(num / den).toFixed(3)
-  return { value, goal: target, met: goal === undefined ? null : cmp === '<=' ? value <= goal : value >= goal }
-}
 
 function computeRatios(results) {
   const r = {}
@@ -245,8 +248,6 @@ function computeRatios(results) {
   return r
 }
 
-const verdict = (x) => (x.met == null ? 'n/a' : x.met ? 'goal met' : 'goal missed')
-const fmtRatio = (x) => (x.value == null ? 'n/a' : `${x.value.toFixed(2)}x`)
 
 function mdTable(head, rows) {
   const esc = (s) => String(s).replace(/\|/g, '\\|')
@@ -330,11 +331,10 @@ function sections(results) {
   }
   const tls = results.scoringTls
   if (tls) {
-    const goal = (label, x) => `${label}: ${fmtRatio(x)} (goal ${x.goal}): ${verdict(x)}`
     out.push(scoringSection(tls, 'HTTPS', [
-      goal('main-thread CPU/req ours / undici', r.tlsMainThreadOursOverUndici),
-      goal('process CPU/req ours / undici', r.tlsCpuOursOverUndici),
-      goal('req/s ours / undici', r.tlsRpsOursOverUndici),
+      goalLine('main-thread CPU/req ours / undici', r.tlsMainThreadOursOverUndici),
+      goalLine('process CPU/req ours / undici', r.tlsCpuOursOverUndici),
+      goalLine('req/s ours / undici', r.tlsRpsOursOverUndici),
       `main-thread CPU/req ours / fetch: ${fmtRatio(r.tlsMainThreadOursOverFetch)}; process CPU/req ours / fetch: ${fmtRatio(r.tlsCpuOursOverFetch)} (information)`,
     ]))
   }
@@ -343,6 +343,7 @@ function sections(results) {
     const title = 'Where our main-thread time per scoring request goes (HTTPS, `bench/main-thread.js`)'
     out.push(m.unavailable ? { title, level: 3, notes: [`unavailable: ${m.unavailable}`] } : { title, level: 3, ...accounting(m) })
   }
+  if (results.inference) out.push(...inference.sections(results.inference))
   return out
 }
 
@@ -393,6 +394,7 @@ function markdown(results) {
       '(`http::client`), 32 tasks on one single-threaded tokio runtime, parses each answer with serde_json and checks the 20 predictions; ' +
       'CPU from `/proc/self/stat` (10 ms ticks). No JS, no N-API, no hand-off between threads: the cost of the HTTP stack itself, for information. ' +
       'The second floor sends the same requests with hyper\'s bare HTTP/1.1 connection API (one connection per caller; no pool, proxy or TLS): what reqwest\'s own layers cost.',
+    `- ${inference.METHOD}`,
   )
   if (problems.length) parts.push('', '## Problems', '', ...problems.map((p) => `- ${p}`))
   return parts.join('\n') + '\n'
@@ -447,6 +449,7 @@ async function main() {
   if (run.has('scoring')) await part(results, 'scoring', 'scoring benchmarks', () => scoringPhase({ tls: false }))
   if (run.has('scoring-tls')) await part(results, 'scoringTls', 'scoring-tls benchmarks', () => scoringPhase({ tls: true }))
   if (run.has('main-thread')) await part(results, 'mainThread', 'main-thread accounting', mainThreadPhase)
+  if (run.has('inference')) await part(results, 'inference', 'inference benchmarks', inferencePhase)
 
   results.ratios = computeRatios(results)
   results.problems = problems
