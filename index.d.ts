@@ -788,7 +788,7 @@ export declare class WmlClient {
    * A client configured from the environment, following IBM's SDK conventions
    * (ibm-cloud-sdk-core's external configuration). `serviceName` defaults to
    * `"WML"` (upper-cased, `-` becomes `_`). `<NAME>_URL` (required) and
-   * `<NAME>_VERSION`; the credential as for {@link getAuthenticatorFromEnv}
+   * `<NAME>_VERSION`, `<NAME>_PROJECT_ID`, `<NAME>_SPACE_ID`; the credential as for {@link getAuthenticatorFromEnv}
    * (`<NAME>_AUTH_TYPE` and its settings; without a type, `iam` with
    * `<NAME>_APIKEY`, else `container`). `<NAME>_DISABLE_SSL` turns off TLS
    * verification of the WML calls, `<NAME>_AUTH_DISABLE_SSL` that of the token
