@@ -351,6 +351,14 @@ export interface WmlCredentials extends Omit<IamOptions, 'url'> {
    * takes here) is accepted and not sent.
    */
   version?: string
+  /**
+   * The watsonx.ai project the calls on a foundation model (`chat`, `embed`,
+   * `modelGenerateText`, `rerank`, `tokenize`, ...) run in when their request
+   * names no `project_id` / `space_id`. At most one of `projectId` and `spaceId`.
+   */
+  projectId?: string
+  /** Or the deployment space those calls run in. */
+  spaceId?: string
 }
 
 export interface RequestOptions {
@@ -442,6 +450,393 @@ export interface TextGenerationResponse {
   [key: string]: unknown
 }
 
+// ---------------------------------------------------------------- watsonx.ai
+
+/** Where a call on a foundation model runs; filled from the credentials' `projectId` / `spaceId` when absent. */
+export interface ProjectOrSpace {
+  project_id?: string
+  space_id?: string
+}
+
+/** A warning the service attached to an answer (`system.warnings[]`). */
+export interface ServiceWarning {
+  message: string
+  /** e.g. `disclaimer_warning`, `unspecified_max_token`, `deprecation_warning`, `api_legacy`. */
+  id?: string
+  more_info?: string
+  additional_properties?: Record<string, unknown>
+}
+
+export interface SystemDetails {
+  warnings?: ServiceWarning[]
+}
+
+export interface TokenUsage {
+  completion_tokens: number
+  prompt_tokens: number
+  total_tokens: number
+}
+
+/** Text generation with a foundation model (`POST /ml/v1/text/generation`). */
+export interface ModelTextGenerationRequest extends TextGenerationRequest, ProjectOrSpace {
+  model_id: string
+}
+
+// chat messages
+
+export interface ChatTextPart {
+  type: 'text'
+  text: string
+}
+export interface ChatImagePart {
+  type: 'image_url'
+  image_url: { url: string; detail?: 'low' | 'high' | 'auto' }
+  data_asset?: { id: string }
+}
+export interface ChatVideoPart {
+  type: 'video_url'
+  video_url: { url: string }
+}
+export interface ChatAudioPart {
+  type: 'input_audio'
+  input_audio: { data: string; format: 'wav' | 'mp3' }
+}
+export type ChatContentPart = ChatTextPart | ChatImagePart | ChatVideoPart | ChatAudioPart
+
+export interface ChatSystemMessage {
+  role: 'system'
+  content: string
+  name?: string
+}
+export interface ChatUserMessage {
+  role: 'user'
+  /** Text, or parts (text, images, video, audio). */
+  content: string | ChatContentPart[]
+  name?: string
+}
+/** A tool call the model made. `arguments` is JSON text, as the model wrote it (it may not parse). */
+export interface ChatToolCall {
+  id: string
+  type: 'function'
+  function: { name: string; arguments: string }
+}
+export interface ChatAssistantMessage {
+  role: 'assistant'
+  /** Required unless `tool_calls` is given. */
+  content?: string | null
+  name?: string
+  refusal?: string
+  tool_calls?: ChatToolCall[]
+}
+/** The result of a tool call, answering the call with `tool_call_id`. */
+export interface ChatToolMessage {
+  role: 'tool'
+  content: string
+  tool_call_id: string
+}
+/** Model control (e.g. `content: 'thinking'` for Granite reasoning models). */
+export interface ChatControlMessage {
+  role: 'control'
+  content: string
+}
+export type ChatMessage = ChatSystemMessage | ChatUserMessage | ChatAssistantMessage | ChatToolMessage | ChatControlMessage
+
+export interface ChatTool {
+  type: 'function'
+  function: {
+    name: string
+    description?: string
+    /** JSON Schema of the arguments. */
+    parameters?: Record<string, unknown>
+    strict?: boolean
+  }
+}
+
+export type ChatToolChoiceOption = 'none' | 'auto' | 'required'
+
+/** Forces a call of this tool. */
+export interface ChatToolChoice {
+  type: 'function'
+  function: { name: string }
+}
+
+export type ChatResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: { name: string; description?: string; schema?: Record<string, unknown>; strict?: boolean } }
+
+/** Sampling and tool settings shared by `chat` and `deploymentChat` (wire names, passed through as given). */
+export interface ChatParameters {
+  tools?: ChatTool[]
+  /** Only one of `tool_choice_option` and `tool_choice`. */
+  tool_choice_option?: ChatToolChoiceOption
+  tool_choice?: ChatToolChoice
+  frequency_penalty?: number
+  logit_bias?: Record<string, number>
+  logprobs?: boolean
+  top_logprobs?: number
+  max_tokens?: number
+  max_completion_tokens?: number
+  n?: number
+  presence_penalty?: number
+  response_format?: ChatResponseFormat
+  seed?: number
+  stop?: string[]
+  temperature?: number
+  top_p?: number
+  /** In ms. */
+  time_limit?: number
+  repetition_penalty?: number
+  length_penalty?: number
+  include_reasoning?: boolean
+  reasoning_effort?: 'low' | 'medium' | 'high'
+  [key: string]: unknown
+}
+
+/** `POST /ml/v1/text/chat` and `chat_stream`. */
+export interface ChatRequest extends ChatParameters, ProjectOrSpace {
+  model_id: string
+  messages: ChatMessage[]
+  guided_choice?: string[]
+  guided_regex?: string
+  guided_grammar?: string
+  guided_json?: Record<string, unknown>
+}
+
+/** `POST /ml/v1/deployments/{id}/text/chat` and `chat_stream` (the deployment names the model and space). */
+export interface DeploymentChatRequest extends ChatParameters {
+  messages: ChatMessage[]
+  /** Text the deployment's prompt template inserts into the messages. */
+  context?: string
+}
+
+export type ChatFinishReason = 'stop' | 'length' | 'tool_calls' | 'time_limit' | 'cancelled' | 'error'
+
+export interface ChatResponseMessage {
+  role: 'assistant'
+  /** Absent when the message is tool calls alone. */
+  content?: string
+  tool_calls?: ChatToolCall[]
+  refusal?: string
+  reasoning_content?: string
+}
+
+export interface ChatChoice {
+  index: number
+  message: ChatResponseMessage
+  finish_reason: ChatFinishReason | null
+  logprobs?: unknown
+}
+
+/** The members a chat answer and each chat stream chunk share. */
+export interface ChatCompletionHead {
+  id: string
+  object?: string
+  model_id: string
+  /** A copy of `model_id`. */
+  model?: string
+  model_version?: string
+  /** Epoch seconds. */
+  created: number
+  created_at?: string
+  usage?: TokenUsage
+  system?: SystemDetails
+  [key: string]: unknown
+}
+
+export interface ChatResponse extends ChatCompletionHead {
+  choices: ChatChoice[]
+}
+
+/** A piece of a tool call in a stream: the first has `id`, `type` and the name; later ones pieces of `arguments` (and `name: ''`). */
+export interface ChatToolCallDelta {
+  index: number
+  id?: string
+  type?: 'function'
+  function?: { name?: string; arguments?: string }
+}
+
+export interface ChatMessageDelta {
+  role?: 'assistant'
+  content?: string
+  tool_calls?: ChatToolCallDelta[]
+  refusal?: string
+  reasoning_content?: string
+}
+
+export interface ChatStreamChoice {
+  index: number
+  delta: ChatMessageDelta
+  finish_reason: ChatFinishReason | null
+  logprobs?: unknown
+}
+
+/** One event of a chat stream. The last one usually has `choices: []` and the `usage`. */
+export interface ChatStreamChunk extends ChatCompletionHead {
+  choices: ChatStreamChoice[]
+}
+
+/**
+ * A streamed call: an async iterable of the service's chunks, plus `result()`.
+ * The request goes out at the first `next()` (or `result()`). Breaking out of
+ * the loop, `return()` or an abort closes the connection at once (the service
+ * stops generating); an error event makes the iteration throw `WmlError`.
+ */
+export interface ResultStream<Chunk, Result> extends AsyncIterableIterator<Chunk> {
+  /**
+   * The whole answer in the shape of the plain call, assembled from the
+   * chunks: reads the rest of the stream (chunks a loop already took count
+   * too; call it after the loop, or instead of one). For chat: per choice the
+   * message with its content joined and its `tool_calls` joined from their
+   * pieces, the finish reason, the `usage`. For generation: the text joined,
+   * token counts, the stop reason. Rejects with the stream's error, or
+   * `AbortError` when the stream was closed before its end.
+   */
+  result(): Promise<Result>
+}
+
+export type ChatStream = ResultStream<ChatStreamChunk, ChatResponse>
+export type TextGenerationStream = ResultStream<TextGenerationResponse, TextGenerationResponse>
+
+// embeddings, rerank, tokenization, model specs
+
+/** `POST /ml/v1/text/embeddings`. Any number of `inputs`: more than 1,000 are sent as several requests. */
+export interface EmbeddingsRequest extends ProjectOrSpace {
+  model_id: string
+  inputs: string[]
+  parameters?: {
+    truncate_input_tokens?: number
+    return_options?: { input_text?: boolean }
+    [key: string]: unknown
+  }
+  [key: string]: unknown
+}
+
+export interface EmbeddingResult {
+  /** A view over one buffer shared by every result of the call (`.slice()` makes an own copy). */
+  embedding: Float32Array
+  /** With `parameters.return_options.input_text`. */
+  input?: string
+}
+
+export interface EmbeddingsResponse {
+  model_id: string
+  /** In input order. */
+  results: EmbeddingResult[]
+  created_at: string
+  /** Summed over the requests of a split call. */
+  input_token_count: number
+  system?: SystemDetails
+  [key: string]: unknown
+}
+
+/** `POST /ml/v1/text/rerank`. */
+export interface RerankRequest extends ProjectOrSpace {
+  model_id: string
+  query: string
+  inputs: Array<{ text: string }>
+  parameters?: {
+    truncate_input_tokens?: number
+    return_options?: { top_n?: number; inputs?: boolean; query?: boolean }
+    [key: string]: unknown
+  }
+  [key: string]: unknown
+}
+
+export interface RerankResult {
+  /** Position in the request's `inputs`. */
+  index: number
+  score: number
+  input?: { text: string }
+}
+
+export interface RerankResponse {
+  model_id: string
+  model_version?: string
+  /** Highest score first. */
+  results: RerankResult[]
+  created_at: string
+  input_token_count: number
+  query?: string
+  system?: SystemDetails
+  [key: string]: unknown
+}
+
+/** `POST /ml/v1/text/tokenization`. */
+export interface TokenizeRequest extends ProjectOrSpace {
+  model_id: string
+  input: string
+  parameters?: { return_tokens?: boolean; [key: string]: unknown }
+  [key: string]: unknown
+}
+
+export interface TokenizeResponse {
+  model_id: string
+  result: { token_count: number; tokens?: string[] }
+  system?: SystemDetails
+  [key: string]: unknown
+}
+
+/** Query of `GET /ml/v1/foundation_model_specs` (wire names). */
+export interface FoundationModelsQuery {
+  /** e.g. `function_text_chat`, `function_embedding`, `provider_IBM`, `!lifecycle_withdrawn`, joined by `,` with an optional `:and` / `:or`. */
+  filters?: string
+  /** 1 to 200, default 100. */
+  limit?: number
+  /** The paging token: the `start` parameter of the previous answer's `next.href`. */
+  start?: string
+  tech_preview?: boolean
+  [key: string]: string | number | boolean | undefined
+}
+
+export interface FoundationModelLifecycle {
+  id: string
+  label?: string
+  start_date?: string
+  alternative_model_ids?: string[]
+  url?: string
+}
+
+export interface FoundationModel {
+  model_id: string
+  label: string
+  provider: string
+  source: string
+  /** e.g. `[{ id: 'text_chat' }, { id: 'embedding' }]`. */
+  functions?: Array<{ id: string }>
+  short_description: string
+  long_description?: string
+  tuned_by?: string
+  input_tier: string
+  output_tier: string
+  number_params: string
+  min_shot_size?: number
+  model_limits?: {
+    max_sequence_length?: number
+    max_output_tokens?: number
+    embedding_dimension?: number
+    [key: string]: unknown
+  }
+  limits?: Record<string, unknown>
+  lifecycle?: FoundationModelLifecycle[]
+  task_ids?: string[]
+  tasks?: Array<{ id: string; [key: string]: unknown }>
+  versions?: Array<{ version?: string; available_date?: string }>
+  supported_languages?: string[]
+  tech_preview?: boolean
+  [key: string]: unknown
+}
+
+export interface FoundationModelsResponse {
+  total_count?: number
+  limit: number
+  first: { href: string }
+  next?: { href: string }
+  resources: FoundationModel[]
+  system?: SystemDetails
+  [key: string]: unknown
+}
+
 /** The Watson Machine Learning / watsonx.ai client. */
 export declare class WmlClient {
   constructor(credentials: WmlCredentials)
@@ -449,7 +844,7 @@ export declare class WmlClient {
    * A client configured from the environment, following IBM's SDK conventions
    * (ibm-cloud-sdk-core's external configuration). `serviceName` defaults to
    * `"WML"` (upper-cased, `-` becomes `_`). `<NAME>_URL` (required) and
-   * `<NAME>_VERSION`; the credential as for {@link getAuthenticatorFromEnv}
+   * `<NAME>_VERSION`, `<NAME>_PROJECT_ID`, `<NAME>_SPACE_ID`; the credential as for {@link getAuthenticatorFromEnv}
    * (`<NAME>_AUTH_TYPE` and its settings; without a type, `iam` with
    * `<NAME>_APIKEY`, else `container`). `<NAME>_DISABLE_SSL` turns off TLS
    * verification of the WML calls, `<NAME>_AUTH_DISABLE_SSL` that of the token
@@ -477,7 +872,37 @@ export declare class WmlClient {
     deploymentId: string,
     request: TextGenerationRequest | Uint8Array,
     options?: RequestOptions,
-  ): AsyncIterableIterator<TextGenerationResponse>
+  ): TextGenerationStream
+  /** `POST /ml/v1/text/generation`: text generation with a foundation model by `model_id`. */
+  modelGenerateText(request: ModelTextGenerationRequest | Uint8Array, options?: RequestOptions): Promise<TextGenerationResponse>
+  /** `POST /ml/v1/text/generation_stream`. */
+  modelGenerateTextStream(request: ModelTextGenerationRequest | Uint8Array, options?: RequestOptions): TextGenerationStream
+  /**
+   * `POST /ml/v1/text/chat`: chat with a foundation model by `model_id`, with
+   * tools. The request is sent as given (wire names); `project_id` / `space_id`
+   * come from the credentials when it has neither (with neither anywhere it
+   * rejects with `InvalidArgumentError`, sending nothing).
+   */
+  chat(request: ChatRequest | Uint8Array, options?: RequestOptions): Promise<ChatResponse>
+  /** `POST /ml/v1/text/chat_stream`: the chunks, and `result()` for the assembled answer. */
+  chatStream(request: ChatRequest | Uint8Array, options?: RequestOptions): ChatStream
+  /** `POST /ml/v1/deployments/{id}/text/chat`. */
+  deploymentChat(deploymentId: string, request: DeploymentChatRequest | Uint8Array, options?: RequestOptions): Promise<ChatResponse>
+  /** `POST /ml/v1/deployments/{id}/text/chat_stream`. */
+  deploymentChatStream(deploymentId: string, request: DeploymentChatRequest | Uint8Array, options?: RequestOptions): ChatStream
+  /**
+   * `POST /ml/v1/text/embeddings`. The answer is read in native code, off the
+   * JS thread; each `embedding` is a `Float32Array`. More than 1,000 inputs
+   * are sent as several requests (4 at a time), joined in input order with
+   * the token counts summed; any part failing rejects the whole call.
+   */
+  embed(request: EmbeddingsRequest | Uint8Array, options?: RequestOptions): Promise<EmbeddingsResponse>
+  /** `POST /ml/v1/text/rerank`. */
+  rerank(request: RerankRequest | Uint8Array, options?: RequestOptions): Promise<RerankResponse>
+  /** `POST /ml/v1/text/tokenization`. */
+  tokenize(request: TokenizeRequest | Uint8Array, options?: RequestOptions): Promise<TokenizeResponse>
+  /** `GET /ml/v1/foundation_model_specs` (no project needed). */
+  listFoundationModels(query?: FoundationModelsQuery, options?: RequestOptions): Promise<FoundationModelsResponse>
 }
 
 // ---------------------------------------------------------------- errors

@@ -423,3 +423,11 @@ test('WmlClient.fromEnv() with container and cp4d settings scores against the fa
     assert.equal((await m.WmlClient.fromEnv('cpdwml').score('d', payload)).predictions.length, 1)
   })
 })
+
+test('<NAME>_PROJECT_ID and <NAME>_SPACE_ID become the watsonx.ai project and space, for any auth type', () => {
+  assert.deepEqual(read('WML', { WML_URL: 'https://x', WML_APIKEY: SECRET, WML_PROJECT_ID: 'p-1' }), { url: 'https://x', apikey: SECRET, projectId: 'p-1' })
+  const bearer = read('WML', { WML_URL: 'https://x', WML_AUTH_TYPE: 'bearertoken', WML_BEARER_TOKEN: 'tok', WML_SPACE_ID: 's-1', WML_VERSION: '2024-05-01' })
+  assert.equal(bearer.spaceId, 's-1')
+  assert.equal(bearer.version, '2024-05-01')
+  assert.equal(bearer.projectId, undefined)
+})

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { assertNoSecrets, watchUnhandled, sleep } from './helpers/secrets.mjs'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { collect, waitFor } from './helpers/streams.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -252,11 +253,6 @@ test('generateText returns the generation result', async () => {
   assert.equal(server.lastRequest('generation').path, '/ml/v1/deployments/d/text/generation')
 })
 
-async function collect(iterable) {
-  const out = []
-  for await (const chunk of iterable) out.push(chunk)
-  return out
-}
 
 test('generateTextStream yields one chunk per event, reassembling split reads', async () => {
   const c = client()
@@ -273,14 +269,6 @@ test('generateTextStream yields one chunk per event, reassembling split reads', 
   assert.equal(req.headers.accept, 'text/event-stream')
 })
 
-async function waitFor(cond, ms = 3000) {
-  const t0 = Date.now()
-  while (!cond()) {
-    if (Date.now() - t0 > ms) return false
-    await sleep(10)
-  }
-  return true
-}
 
 test('breaking out of the loop closes the connection at once', async () => {
   server.options.streamIntervalMs = 50

@@ -93,14 +93,23 @@ function textTable(head, rows) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+/** The check of a scoring answer: its first block holds `rows` predictions. */
+function predictionsCheck(rows) {
+  return (res) => {
+    const block = res && res.predictions && res.predictions[0]
+    return Boolean(block && Array.isArray(block.values) && block.values.length === rows)
+  }
+}
+
 /**
  * Drives `concurrency` callers that loop on `score()` (a promise of the parsed
- * answer; each must hold `rows` predictions) for `warmupMs`, then counts the
- * requests completed and the CPU used over `measureMs`: process CPU
- * (`process.cpuUsage()`) and main-thread CPU (/proc, null off Linux). Then
- * stops the callers (waiting up to 10 s). Resolves the figures.
+ * answer; `check(answer)` must hold: by default, it holds `rows` predictions)
+ * for `warmupMs`, then counts the requests completed and the CPU used over
+ * `measureMs`: process CPU (`process.cpuUsage()`) and main-thread CPU (/proc,
+ * null off Linux). Then stops the callers (waiting up to 10 s). Resolves the
+ * figures.
  */
-async function driveCallers(score, { concurrency, warmupMs, measureMs, rows = 20 }) {
+async function driveCallers(score, { concurrency, warmupMs, measureMs, rows = 20, check = predictionsCheck(rows) }) {
   let completed = 0
   let errors = 0
   let firstError
@@ -110,11 +119,8 @@ async function driveCallers(score, { concurrency, warmupMs, measureMs, rows = 20
     while (!stopping) {
       try {
         const res = await score()
-        // Same cheap check for every variant: the parsed answer has our predictions.
-        const block = res && res.predictions && res.predictions[0]
-        if (!block || !Array.isArray(block.values) || block.values.length !== rows) {
-          throw new Error(`unexpected response: ${JSON.stringify(res).slice(0, 200)}`)
-        }
+        // Same cheap check for every variant of a benchmark.
+        if (!check(res)) throw new Error(`unexpected response: ${JSON.stringify(res).slice(0, 200)}`)
         completed++
       } catch (err) {
         errors++
@@ -189,6 +195,21 @@ function combineRuns(rs) {
   }
 }
 
+/** num / den against a goal (`cmp` '<=' or '>='); without a goal, for information. */
+function ratio(num, den, goal, cmp) {
+  const target = goal === undefined ? 'information' : `${cmp} ${goal}`
+  if (num == null || den == null || !den) return { value: null, goal: target, met: null }
+  const value = +(num / den).toFixed(3)
+  return { value, goal: target, met: goal === undefined ? null : cmp === '<=' ? value <= goal : value >= goal }
+}
+
+/** "goal met", "goal missed" or "n/a" for a `ratio`. */
+const verdict = (x) => (x.met == null ? 'n/a' : x.met ? 'goal met' : 'goal missed')
+/** A `ratio` as `0.42x`. */
+const fmtRatio = (x) => (x.value == null ? 'n/a' : `${x.value.toFixed(2)}x`)
+/** `label: 0.42x (goal <= 0.5): goal met` */
+const goalLine = (label, x) => `${label}: ${fmtRatio(x)} (goal ${x.goal}): ${verdict(x)}`
+
 /** Rejects after `ms` with `message` unless `promise` settles first (the timer never keeps the process alive). */
 function withTimeout(promise, ms, message) {
   let timer
@@ -257,4 +278,8 @@ module.exports = {
   combineRuns,
   withTimeout,
   startFakeServerProcess,
+  ratio,
+  verdict,
+  fmtRatio,
+  goalLine,
 }

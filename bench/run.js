@@ -16,6 +16,9 @@
  *   main-thread  where our main-thread time per scoring request goes, over
  *                HTTPS -> bench/main-thread.js (one child process); reported
  *                under the HTTPS section
+ *   inference    watsonx.ai chat and embeddings against @ibm-cloud/watsonx-ai
+ *                over HTTPS -> bench/inference.js (which runs each client in
+ *                its own bench/inference-client.js process)
  *   fleet        the token store shared through Redis: first token in a new
  *                process with a warm store vs without, IAM requests of cold
  *                and refreshing fleets -> bench/fleet.js (it starts its own
@@ -43,15 +46,16 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
 const {
-  ROOT, envInfo, envLine, scoringPayload, procCpuUs, combineRuns, textTable, startFakeServerProcess,
+  ROOT, envInfo, envLine, scoringPayload, procCpuUs, combineRuns, textTable, startFakeServerProcess, ratio, verdict, fmtRatio, goalLine,
 } = require('./common')
 const { accounting } = require('./main-thread')
+const inference = require('./inference')
 
 const SCORING_ROUNDS = Number(process.env.BENCH_SCORING_ROUNDS) || 2
 const VARIANTS = ['ours', 'undici', 'fetch', 'floor', 'floor-hyper']
 const TLS_VARIANTS = ['ours', 'undici', 'fetch']
 const FLOOR_STACK = { floor: 'reqwest', 'floor-hyper': 'hyper' }
-const PARTS = ['token', 'scoring', 'scoring-tls', 'main-thread', 'fleet']
+const PARTS = ['token', 'scoring', 'scoring-tls', 'main-thread', 'inference', 'fleet']
 const GOALS = {
   cachedOursOverAnchor: 1.0, // ours ns/call / anchor ns/call <= 1.0
   // Scoring over HTTPS, ours / undici Pool + sdk-core:
@@ -202,20 +206,19 @@ async function fleetPhase() {
   return runJsonChild([path.join(__dirname, 'fleet.js'), '--json'], 300_000)
 }
 
+async function inferencePhase() {
+  console.error('\n== watsonx.ai inference against @ibm-cloud/watsonx-ai (HTTPS) ==')
+  const res = await runJsonChild([path.join(__dirname, 'inference.js'), '--json'], 1_800_000)
+  problems.push(...res.problems.map((p) => `inference: ${p}`))
+  return res
+}
+
 async function mainThreadPhase() {
   console.error('\n== where our main-thread time goes (HTTPS) ==')
   return runJsonChild([path.join(__dirname, 'main-thread.js'), '--json'], 120_000)
 }
 
 // ---------------------------------------------------------------- ratios and report
-
-/** num / den against a goal (`cmp` '<=' or '>='); without a goal, for information. */
-function ratio(num, den, goal, cmp) {
-  const target = goal === undefined ? 'information' : `${cmp} ${goal}`
-  if (num == null || den == null || !den) return { value: null, goal: target, met: null }
-  const value = +(num / den).toFixed(3)
-  return { value, goal: target, met: goal === undefined ? null : cmp === '<=' ? value <= goal : value >= goal }
-}
 
 function computeRatios(results) {
   const r = {}
@@ -264,8 +267,6 @@ function computeRatios(results) {
   return r
 }
 
-const verdict = (x) => (x.met == null ? 'n/a' : x.met ? 'goal met' : 'goal missed')
-const fmtRatio = (x) => (x.value == null ? 'n/a' : `${x.value.toFixed(2)}x`)
 
 function mdTable(head, rows) {
   const esc = (s) => String(s).replace(/\|/g, '\\|')
@@ -349,11 +350,10 @@ function sections(results) {
   }
   const tls = results.scoringTls
   if (tls) {
-    const goal = (label, x) => `${label}: ${fmtRatio(x)} (goal ${x.goal}): ${verdict(x)}`
     out.push(scoringSection(tls, 'HTTPS', [
-      goal('main-thread CPU/req ours / undici', r.tlsMainThreadOursOverUndici),
-      goal('process CPU/req ours / undici', r.tlsCpuOursOverUndici),
-      goal('req/s ours / undici', r.tlsRpsOursOverUndici),
+      goalLine('main-thread CPU/req ours / undici', r.tlsMainThreadOursOverUndici),
+      goalLine('process CPU/req ours / undici', r.tlsCpuOursOverUndici),
+      goalLine('req/s ours / undici', r.tlsRpsOursOverUndici),
       `main-thread CPU/req ours / fetch: ${fmtRatio(r.tlsMainThreadOursOverFetch)}; process CPU/req ours / fetch: ${fmtRatio(r.tlsCpuOursOverFetch)} (information)`,
     ]))
   }
@@ -390,6 +390,7 @@ function sections(results) {
     const title = 'Where our main-thread time per scoring request goes (HTTPS, `bench/main-thread.js`)'
     out.push(m.unavailable ? { title, level: 3, notes: [`unavailable: ${m.unavailable}`] } : { title, level: 3, ...accounting(m) })
   }
+  if (results.inference) out.push(...inference.sections(results.inference))
   return out
 }
 
@@ -440,6 +441,7 @@ function markdown(results) {
       '(`http::client`), 32 tasks on one single-threaded tokio runtime, parses each answer with serde_json and checks the 20 predictions; ' +
       'CPU from `/proc/self/stat` (10 ms ticks). No JS, no N-API, no hand-off between threads: the cost of the HTTP stack itself, for information. ' +
       'The second floor sends the same requests with hyper\'s bare HTTP/1.1 connection API (one connection per caller; no pool, proxy or TLS): what reqwest\'s own layers cost.',
+    `- ${inference.METHOD}`,
   )
   parts.push(
     '- **Fleet token store**: `bench/fleet.js` starts a redis-server (no persistence, a free 127.0.0.1 port) and the fake IAM in the bench/fleet.js process, ' +
@@ -502,6 +504,7 @@ async function main() {
   if (run.has('scoring')) await part(results, 'scoring', 'scoring benchmarks', () => scoringPhase({ tls: false }))
   if (run.has('scoring-tls')) await part(results, 'scoringTls', 'scoring-tls benchmarks', () => scoringPhase({ tls: true }))
   if (run.has('main-thread')) await part(results, 'mainThread', 'main-thread accounting', mainThreadPhase)
+  if (run.has('inference')) await part(results, 'inference', 'inference benchmarks', inferencePhase)
   if (run.has('fleet')) {
     await part(results, 'fleet', 'fleet benchmarks', fleetPhase)
     const rf = results.fleet && results.fleet.refresh

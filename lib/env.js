@@ -29,14 +29,21 @@ const { invalid } = require('./errors')
 
 const FILE_NAME = 'ibm-credentials.env'
 
+/** `<NAME>_<suffix>` -> WmlCredentials field, for the service's own string properties (any auth type). */
+const SERVICE_PROPERTIES = {
+  VERSION: 'version',
+  PROJECT_ID: 'projectId',
+  SPACE_ID: 'spaceId',
+}
+
 /** `<NAME>_<suffix>` -> WmlCredentials field, for the plain string properties of an API key client. */
 const STRING_PROPERTIES = {
   URL: 'url',
   AUTH_URL: 'iamUrl',
-  VERSION: 'version',
   CLIENT_ID: 'clientId',
   CLIENT_SECRET: 'clientSecret',
   SCOPE: 'scope',
+  ...SERVICE_PROPERTIES,
 }
 
 /** The AUTH_TYPE values this package acts on (IBM compares them case-insensitively). */
@@ -235,7 +242,10 @@ function credentialsFromEnv(serviceName = 'WML', where = {}) {
     return creds
   }
   creds.url = get('URL')
-  if (get('VERSION') !== undefined) creds.version = get('VERSION')
+  for (const [suffix, field] of Object.entries(SERVICE_PROPERTIES)) {
+    const v = get(suffix)
+    if (v !== undefined) creds[field] = v
+  }
   if (t.type === 'bearertoken') creds.token = get('BEARER_TOKEN')
   else creds.authenticator = buildAuthenticator(s, t.type)
   // The service's own TLS setting; the token service's is AUTH_DISABLE_SSL (as in IBM's core).

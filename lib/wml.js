@@ -9,6 +9,7 @@ const native = require('../native.js')
 const { fromNative, invalid, AbortError, BadResponseError } = require('./errors')
 const { nativeCall, queue } = require('./calls')
 const { handles } = require('./iam')
+const { ChatAssembler, GenerationAssembler } = require('./assemble')
 
 /**
  * The request body as JSON text or the caller's bytes.
@@ -130,27 +131,134 @@ class WmlClient {
    * @param {any} [options]
    */
   generateTextStream(deploymentId, request, options) {
-    return new EventStream(this.#native, 'generate', deploymentId, request, options)
+    return new EventStream(this.#native, 'generate', deploymentId, request, options, GenerationAssembler)
   }
 
   /**
-   * @param {'score' | 'generate'} kind
+   * Text generation with a foundation model by `model_id`.
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  modelGenerateText(request, options) {
+    return this.#call('modelgenerate', '', request, options, 'request')
+  }
+
+  /**
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  modelGenerateTextStream(request, options) {
+    return new EventStream(this.#native, 'modelgenerate', '', request, options, GenerationAssembler)
+  }
+
+  /**
+   * Chat with a foundation model by `model_id`.
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  chat(request, options) {
+    return this.#call('chat', '', request, options, 'request')
+  }
+
+  /**
+   * Streamed chat: an async iterable of chunks; `result()` assembles them.
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  chatStream(request, options) {
+    return new EventStream(this.#native, 'chat', '', request, options, ChatAssembler)
+  }
+
+  /**
+   * Chat with a deployed model (a prompt template or a tuned model).
+   * @param {string} deploymentId
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  deploymentChat(deploymentId, request, options) {
+    return this.#call('deploymentchat', deploymentId, request, options, 'request')
+  }
+
+  /**
+   * @param {string} deploymentId
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  deploymentChatStream(deploymentId, request, options) {
+    return new EventStream(this.#native, 'deploymentchat', deploymentId, request, options, ChatAssembler)
+  }
+
+  /**
+   * Embeddings: each `results[i].embedding` a `Float32Array`. More than
+   * 1,000 inputs are sent as several requests and joined in input order.
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  embed(request, options) {
+    const n = this.#native
+    return this.#run(
+      (q, id, body, cancel) => n.embed(q, id, body, options, cancel),
+      request,
+      options,
+      'request',
+      undefined,
+    ).then(embeddingsFrom)
+  }
+
+  /**
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  rerank(request, options) {
+    return this.#call('rerank', '', request, options, 'request')
+  }
+
+  /**
+   * @param {unknown} request
+   * @param {any} [options]
+   */
+  tokenize(request, options) {
+    return this.#call('tokenize', '', request, options, 'request')
+  }
+
+  /**
+   * `GET /ml/v1/foundation_model_specs` with these query parameters.
+   * @param {unknown} [query]
+   * @param {any} [options]
+   */
+  listFoundationModels(query, options) {
+    return this.#call('modelspecs', '', query ?? {}, options, 'query')
+  }
+
+  /**
+   * @param {`${import('../native').CallKind}`} kind
    * @param {string} deploymentId
    * @param {unknown} payload
    * @param {any} options
    * @param {string} what
    */
   #call(kind, deploymentId, payload, options, what) {
+    const n = this.#native
+    return this.#run((q, id, body, cancel) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options, cancel), payload, options, what, parseJson)
+  }
+
+  /**
+   * Serialises `payload`, links the caller's signal, and starts the call.
+   * @param {(q: import('../native').CompletionQueue, id: number, body: string | Uint8Array, cancel: import('../native').NativeCancel | undefined) => void} start
+   * @param {unknown} payload
+   * @param {any} options
+   * @param {string} what
+   * @param {((text: string) => unknown) | undefined} parse
+   * @returns {Promise<any>}
+   */
+  #run(start, payload, options, what, parse) {
     try {
       const body = serialize(payload, what)
       const signal = signalOf(options)
-      const n = this.#native
-      if (signal === undefined) {
-        return nativeCall((q, id) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options), parseJson)
-      }
+      if (signal === undefined) return nativeCall((q, id) => start(q, id, body, undefined), parse)
       if (signal.aborted) return Promise.reject(abortError(signal))
       const [cancel, unlink] = link(signal)
-      return nativeCall((q, id) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options, cancel), parseJson).then(
+      return nativeCall((q, id) => start(q, id, body, cancel), parse).then(
         (value) => {
           unlink?.()
           return value
@@ -190,7 +298,8 @@ class WmlClient {
  * The async iterable a streamed call returns. The request goes out at the
  * first `next()`; `return()` (a `break`), `throw()` or an abort at any
  * point, even while the service has not answered yet, ends the request or
- * closes the connection, and settles a pending `next()`.
+ * closes the connection, and settles a pending `next()`. `result()` is the
+ * whole answer assembled from the chunks (it reads the rest of the stream).
  */
 class EventStream {
   #native
@@ -201,21 +310,31 @@ class EventStream {
   /** @type {import('../native').NativeStream | null} */
   #stream = null
   #done = false
+  /** The service ended the stream (not the caller, not an error). */
+  #ended = false
+  /** @type {Error | undefined} the error that ended the stream */
+  #failure
   /** @type {(() => void) | undefined} */
   #unlink
   /** @type {AbortSignal | undefined} */
   #signal
+  /** @type {{ add(chunk: unknown): void, result(): unknown }} */
+  #assembler
+  /** @type {Promise<any> | undefined} */
+  #result
 
   /**
    * @param {import('../native').NativeWmlClient} nativeClient
-   * @param {string} kind
+   * @param {`${import('../native').StreamKind}`} kind
    * @param {string} deploymentId
    * @param {unknown} request
    * @param {any} options
+   * @param {new () => { add(chunk: unknown): void, result(): unknown }} Assembler
    */
-  constructor(nativeClient, kind, deploymentId, request, options) {
+  constructor(nativeClient, kind, deploymentId, request, options, Assembler) {
     this.#native = nativeClient
     this.#kind = kind
+    this.#assembler = new Assembler()
     this.#args = { deploymentId, options, body: /** @type {string | Uint8Array} */ ('') }
     try {
       this.#signal = signalOf(options)
@@ -233,6 +352,7 @@ class EventStream {
     if (this.#error) {
       const e = this.#error
       this.#error = undefined
+      this.#failure = e
       this.#finish()
       throw e
     }
@@ -240,15 +360,20 @@ class EventStream {
     try {
       const stream = this.#stream ?? this.#open()
       const text = await nativeCall((q, id) => stream.next(q, id))
-      if (text === null || this.#done) {
+      if (this.#done) return { done: true, value: undefined }
+      if (text === null) {
+        this.#ended = true
         this.#finish()
         return { done: true, value: undefined }
       }
-      return { done: false, value: parseJson(text) }
+      const value = parseJson(text)
+      this.#assembler.add(value)
+      return { done: false, value }
     } catch (e) {
-      this.#finish()
       const err = fromNative(e)
       if (/** @type {any} */ (err).code === 'ERR_ABORTED' && this.#signal?.reason !== undefined) err.cause = this.#signal.reason
+      if (!this.#done) this.#failure = err
+      this.#finish()
       throw err
     }
   }
@@ -263,6 +388,25 @@ class EventStream {
   async throw(err) {
     this.#finish()
     throw err
+  }
+
+  /**
+   * The whole answer, as the plain call gives it: reads the stream to its end
+   * (the chunks a loop already took count too) and merges the chunks. Rejects
+   * with the stream's error, or `AbortError` when the stream was closed
+   * (`break`, `return()`) before its end.
+   * @returns {Promise<any>}
+   */
+  result() {
+    this.#result ??= this.#drain()
+    return this.#result
+  }
+
+  async #drain() {
+    while (!this.#done) await this.next()
+    if (this.#failure) throw this.#failure
+    if (!this.#ended) throw new AbortError('the stream was closed before its end')
+    return this.#assembler.result()
   }
 
   #open() {
@@ -281,6 +425,29 @@ class EventStream {
     this.#unlink = undefined
     this.#stream?.close()
   }
+}
+
+/**
+ * The embeddings answer from its native form: `results[i].embedding` views
+ * over the one `Float32Array` that holds every vector.
+ * @param {import('../native').NativeEmbeddings} n
+ */
+function embeddingsFrom(n) {
+  const { vectors, dimension, lengths, inputs, count } = n
+  const results = new Array(count)
+  let at = 0
+  for (let i = 0; i < count; i++) {
+    const len = dimension || (lengths ? lengths[i] : 0)
+    /** @type {{ embedding: Float32Array, input?: string }} */
+    const r = { embedding: vectors.subarray(at, at + len) }
+    if (inputs) r.input = inputs[i]
+    results[i] = r
+    at += len
+  }
+  const out = n.rest
+  out.results = results
+  out.input_token_count = n.inputTokenCount
+  return out
 }
 
 module.exports = { WmlClient, EventStream, serialize, signalOf, link, abortError, parseJson }

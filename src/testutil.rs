@@ -23,6 +23,9 @@ pub enum Reply {
     Reset,
     /// An SSE body written in these pieces, `gap` apart, then closed.
     Sse(Vec<&'static str>, Duration),
+    /// An answer made from the request body: status, JSON body, and a delay
+    /// before it is sent.
+    Echo(fn(&str) -> (u16, String, Duration)),
     /// A token of this lifetime issued this many seconds before the answer,
     /// with the server's `Date` header saying so (a caching proxy).
     Aged(i64, i64),
@@ -114,8 +117,9 @@ impl FakeIam {
                 }
             }
             let head = String::from_utf8_lossy(&buf[..head_len]).to_string();
-            *self.last_body.lock() =
+            let body_text =
                 String::from_utf8_lossy(&buf[head_len..head_len + body_len]).to_string();
+            *self.last_body.lock() = body_text.clone();
             *self.last_auth.lock() = head
                 .lines()
                 .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
@@ -167,6 +171,11 @@ impl FakeIam {
                     return;
                 }
                 Some(Reply::Raw(s, c, b, ra)) => (s, c, b, ra),
+                Some(Reply::Echo(f)) => {
+                    let (status, body, delay) = f(&body_text);
+                    tokio::time::sleep(delay).await;
+                    (status, "application/json", body, None)
+                }
                 Some(Reply::Delay(d)) => {
                     tokio::time::sleep(d).await;
                     (

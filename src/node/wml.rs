@@ -2,13 +2,13 @@
 //! drives.
 
 use super::auth::NativeAuthenticator;
-use super::completion::CompletionQueue;
+use super::completion::{CompletionQueue, Outcome};
 use super::options::{self, Reader};
 use super::throw;
 use crate::auth::global_cache;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::wml::{AuthSpec, CallOptions, EventStream, Op, WmlClient, WmlOptions};
+use crate::wml::{AuthSpec, CallOptions, Embeddings, EventStream, Op, WmlClient, WmlOptions};
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -35,17 +35,90 @@ impl NativeCancel {
     }
 }
 
-/// Which plain call `NativeWmlClient.call` makes.
+/// Which plain call `NativeWmlClient.call` makes (`modelspecs` takes its
+/// query as the body).
 #[napi(string_enum = "lowercase")]
 pub enum CallKind {
     Score,
     Generate,
+    DeploymentChat,
+    Chat,
+    ModelGenerate,
+    Rerank,
+    Tokenize,
+    ModelSpecs,
+}
+
+impl From<CallKind> for Op {
+    fn from(k: CallKind) -> Op {
+        match k {
+            CallKind::Score => Op::Score,
+            CallKind::Generate => Op::Generate,
+            CallKind::DeploymentChat => Op::DeploymentChat,
+            CallKind::Chat => Op::Chat,
+            CallKind::ModelGenerate => Op::ModelGenerate,
+            CallKind::Rerank => Op::Rerank,
+            CallKind::Tokenize => Op::Tokenize,
+            CallKind::ModelSpecs => Op::ModelSpecs,
+        }
+    }
 }
 
 /// Which streamed call `NativeWmlClient.openStream` makes.
 #[napi(string_enum = "lowercase")]
 pub enum StreamKind {
     Generate,
+    DeploymentChat,
+    Chat,
+    ModelGenerate,
+}
+
+impl From<StreamKind> for Op {
+    fn from(k: StreamKind) -> Op {
+        match k {
+            StreamKind::Generate => Op::GenerateStream,
+            StreamKind::DeploymentChat => Op::DeploymentChatStream,
+            StreamKind::Chat => Op::ChatStream,
+            StreamKind::ModelGenerate => Op::ModelGenerateStream,
+        }
+    }
+}
+
+/// An embeddings answer as lib/ receives it: every vector in one
+/// `Float32Array` (lib/ hands out `subarray` views), the other members as
+/// they came.
+#[napi(object)]
+pub struct NativeEmbeddings {
+    pub vectors: Float32Array,
+    /// The length of every vector, or 0 when they differ (then see `lengths`).
+    pub dimension: u32,
+    pub lengths: Option<Vec<u32>>,
+    /// `results[i].input`, when the service returned them.
+    pub inputs: Option<Vec<String>>,
+    pub count: u32,
+    pub input_token_count: f64,
+    /// `model_id`, `created_at`, `system`, ...
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub rest: serde_json::Value,
+}
+
+impl From<Embeddings> for NativeEmbeddings {
+    fn from(e: Embeddings) -> Self {
+        let dimension = e.dimension();
+        NativeEmbeddings {
+            count: e.lengths.len() as u32,
+            dimension: dimension.unwrap_or(0),
+            lengths: if dimension.is_some() || e.lengths.is_empty() {
+                None
+            } else {
+                Some(e.lengths)
+            },
+            vectors: Float32Array::new(e.vectors),
+            inputs: e.inputs,
+            input_token_count: e.input_token_count as f64,
+            rest: serde_json::Value::Object(e.rest),
+        }
+    }
 }
 
 #[napi]
@@ -134,6 +207,8 @@ fn wml_options(
         version: r.string("version")?,
         transport: options::transport(&r)?,
         auth,
+        project_id: r.string("projectId")?,
+        space_id: r.string("spaceId")?,
     })
 }
 
@@ -192,15 +267,31 @@ impl NativeWmlClient {
     ) -> napi::Result<(), String> {
         let deployment_id = throw(options::string_arg(deployment_id, "deploymentId"))?;
         let o = throw(call_options(options, cancel))?;
-        let op = match kind {
-            CallKind::Score => Op::Score,
-            CallKind::Generate => Op::Generate,
-        };
+        let op = Op::from(kind);
         let (c, body) = (self.inner.clone(), body_bytes(body));
         queue.inner.run(
             id,
             async move { c.call(op, &deployment_id, body, &o).await },
         );
+        Ok(())
+    }
+
+    /// Embeddings: completes call `id` with a `NativeEmbeddings`.
+    #[napi]
+    pub fn embed(
+        &self,
+        queue: &CompletionQueue,
+        id: u32,
+        body: Either<String, Uint8Array>,
+        #[napi(ts_arg_type = "RequestOptions | undefined | null")] options: Option<Unknown>,
+        cancel: Option<&NativeCancel>,
+    ) -> napi::Result<(), String> {
+        let o = throw(call_options(options, cancel))?;
+        let (c, body) = (self.inner.clone(), body_bytes(body));
+        queue.inner.run(id, async move {
+            let e = c.embed(body, &o).await?;
+            Ok(Outcome::Value(Box::new(NativeEmbeddings::from(e))))
+        });
         Ok(())
     }
 
@@ -220,11 +311,8 @@ impl NativeWmlClient {
     ) -> napi::Result<NativeStream, String> {
         let deployment_id = throw(options::string_arg(deployment_id, "deploymentId"))?;
         let o = throw(call_options(options, cancel))?;
-        let op = match kind {
-            StreamKind::Generate => Op::GenerateStream,
-        };
         let s = throw(self.inner.open_stream(
-            op,
+            Op::from(kind),
             &deployment_id,
             body_bytes(body),
             o,

@@ -2,12 +2,14 @@
 //! after a 401, the whole-call deadline and cancellation.
 
 use super::client::{Bearer, Op, WmlClient};
-use super::errors;
+use super::embed::{self, Embeddings};
+use super::{body, errors};
 use crate::auth::cache::Token;
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy};
 use crate::log::debug;
 use bytes::Bytes;
+use futures_util::{stream, StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use std::sync::Arc;
@@ -17,6 +19,11 @@ use tokio_util::sync::CancellationToken;
 /// Statuses worth another attempt; 400, 403 and 404 never are.
 const RETRY_STATUSES: [u16; 5] = [429, 502, 503, 504, 520];
 const MAX_RESPONSE: usize = 256 << 20;
+/// Parts of a split embeddings call in flight at once.
+pub const EMBED_CONCURRENCY: usize = 4;
+/// Answers larger than this are parsed on a blocking thread, so that the
+/// I/O thread goes on serving the other calls meanwhile.
+const PARSE_INLINE_MAX: usize = 64 << 10;
 
 impl WmlClient {
     /// `POST /ml/v4/deployments/{id}/predictions`: the response body text.
@@ -37,10 +44,34 @@ impl WmlClient {
         body: Bytes,
         o: &super::CallOptions,
     ) -> Result<String> {
-        let url = self.url(op, id)?;
         let work = async {
+            let (url, body) = self.request(op, id, body)?;
             let (resp, _) = self.send_with_token(op, &url, &body, o).await?;
             read_text(resp).await
+        };
+        guard(work, o.cancel.as_ref(), self.deadline(o)).await
+    }
+
+    /// `POST /ml/v1/text/embeddings`, its answer read into `f32`s off the
+    /// caller's thread. More inputs than one request may carry are sent as
+    /// several requests, at most `EMBED_CONCURRENCY` at a time; the answers
+    /// come back joined in input order. Any part failing fails the call (the
+    /// other parts are stopped).
+    pub async fn embed(&self, body: Bytes, o: &super::CallOptions) -> Result<Embeddings> {
+        let work = async {
+            let parts = body::split_inputs(body, self.context.as_ref(), embed::MAX_INPUTS)?;
+            let url = self.url(Op::Embed, "")?;
+            let url = &url;
+            let answers: Vec<Embeddings> = stream::iter(parts)
+                .map(|part| async move {
+                    let (resp, _) = self.send_with_token(Op::Embed, url, &part, o).await?;
+                    let bytes = read_body(resp).await?;
+                    parse_off_thread(bytes, Embeddings::parse).await
+                })
+                .buffered(EMBED_CONCURRENCY)
+                .try_collect()
+                .await?;
+            Ok(Embeddings::join(answers))
         };
         guard(work, o.cancel.as_ref(), self.deadline(o)).await
     }
@@ -166,7 +197,20 @@ pub(super) async fn guard<T>(
     }
 }
 
-async fn read_text(resp: reqwest::Response) -> Result<String> {
+/// Parses an answer body with `parse`, on a blocking thread when it is large.
+async fn parse_off_thread<T: Send + 'static>(
+    bytes: Vec<u8>,
+    parse: fn(&[u8]) -> Result<T>,
+) -> Result<T> {
+    if bytes.len() <= PARSE_INLINE_MAX {
+        return parse(&bytes);
+    }
+    tokio::task::spawn_blocking(move || parse(&bytes))
+        .await
+        .unwrap_or_else(|_| Err(Error::internal("a parsing task panicked")))
+}
+
+async fn read_body(resp: reqwest::Response) -> Result<Vec<u8>> {
     let status = resp.status().as_u16();
     let (body, complete) = http::read_body(resp, MAX_RESPONSE)
         .await
@@ -177,7 +221,12 @@ async fn read_text(resp: reqwest::Response) -> Result<String> {
             message: format!("the response is larger than {MAX_RESPONSE} bytes"),
         });
     }
-    String::from_utf8(body).map_err(|_| Error::BadResponse {
+    Ok(body)
+}
+
+async fn read_text(resp: reqwest::Response) -> Result<String> {
+    let status = resp.status().as_u16();
+    String::from_utf8(read_body(resp).await?).map_err(|_| Error::BadResponse {
         status,
         message: "the response is not UTF-8 text".into(),
     })

@@ -5,6 +5,7 @@
 //! Bodies travel as bytes: the caller serialises once and parses the answer
 //! once; nothing here walks the JSON of a successful call.
 
+use super::body::Context;
 use crate::auth::bearer::StaticBearer;
 use crate::auth::cache::{Entry, Token, TokenCache};
 use crate::auth::cp4d::{Cp4dOptions, Cp4dSource};
@@ -13,6 +14,7 @@ use crate::auth::source::TokenSource;
 use crate::error::{Error, Result};
 use crate::http::{self, Transport, TransportOptions};
 use crate::secret::Secret;
+use bytes::Bytes;
 use parking_lot::Mutex;
 use reqwest::header::{HeaderName, HeaderValue};
 use std::collections::HashMap;
@@ -70,6 +72,11 @@ pub struct WmlOptions {
     /// TLS, proxy, timeout, retries and extra headers of the WML calls.
     pub transport: TransportOptions,
     pub auth: AuthSpec,
+    /// The project the calls on a foundation model run in when their
+    /// request names none (`projectId`); at most one of this and `space_id`.
+    pub project_id: Option<String>,
+    /// Or the deployment space (`spaceId`).
+    pub space_id: Option<String>,
 }
 
 /// Per-call options.
@@ -115,6 +122,26 @@ pub enum Op {
     Generate,
     /// `POST /ml/v1/deployments/{id}/text/generation_stream`
     GenerateStream,
+    /// `POST /ml/v1/deployments/{id}/text/chat`
+    DeploymentChat,
+    /// `POST /ml/v1/deployments/{id}/text/chat_stream`
+    DeploymentChatStream,
+    /// `POST /ml/v1/text/chat`
+    Chat,
+    /// `POST /ml/v1/text/chat_stream`
+    ChatStream,
+    /// `POST /ml/v1/text/generation` (a foundation model by `model_id`)
+    ModelGenerate,
+    /// `POST /ml/v1/text/generation_stream`
+    ModelGenerateStream,
+    /// `POST /ml/v1/text/embeddings`
+    Embed,
+    /// `POST /ml/v1/text/rerank`
+    Rerank,
+    /// `POST /ml/v1/text/tokenization`
+    Tokenize,
+    /// `GET /ml/v1/foundation_model_specs`
+    ModelSpecs,
 }
 
 impl Op {
@@ -123,19 +150,62 @@ impl Op {
             Op::Score => format!("/ml/v4/deployments/{id}/predictions"),
             Op::Generate => format!("/ml/v1/deployments/{id}/text/generation"),
             Op::GenerateStream => format!("/ml/v1/deployments/{id}/text/generation_stream"),
+            Op::DeploymentChat => format!("/ml/v1/deployments/{id}/text/chat"),
+            Op::DeploymentChatStream => format!("/ml/v1/deployments/{id}/text/chat_stream"),
+            Op::Chat => "/ml/v1/text/chat".into(),
+            Op::ChatStream => "/ml/v1/text/chat_stream".into(),
+            Op::ModelGenerate => "/ml/v1/text/generation".into(),
+            Op::ModelGenerateStream => "/ml/v1/text/generation_stream".into(),
+            Op::Embed => "/ml/v1/text/embeddings".into(),
+            Op::Rerank => "/ml/v1/text/rerank".into(),
+            Op::Tokenize => "/ml/v1/text/tokenization".into(),
+            Op::ModelSpecs => "/ml/v1/foundation_model_specs".into(),
         }
     }
 
     pub fn method(self) -> reqwest::Method {
-        reqwest::Method::POST
+        match self {
+            Op::ModelSpecs => reqwest::Method::GET,
+            _ => reqwest::Method::POST,
+        }
+    }
+
+    /// Whether the answer is an event stream.
+    pub fn streams(self) -> bool {
+        matches!(
+            self,
+            Op::GenerateStream
+                | Op::DeploymentChatStream
+                | Op::ChatStream
+                | Op::ModelGenerateStream
+        )
     }
 
     /// The `Accept` the call sends: the SSE routes stream.
     pub fn accept(self) -> &'static str {
-        match self {
-            Op::GenerateStream => "text/event-stream",
-            _ => "application/json",
+        if self.streams() {
+            "text/event-stream"
+        } else {
+            "application/json"
         }
+    }
+
+    /// Whether the path names a deployment (the `id` of `path`).
+    pub fn on_deployment(self) -> bool {
+        matches!(
+            self,
+            Op::Score
+                | Op::Generate
+                | Op::GenerateStream
+                | Op::DeploymentChat
+                | Op::DeploymentChatStream
+        )
+    }
+
+    /// Whether the body must name a project or a space (`project_id`,
+    /// `space_id`): the calls on a foundation model by `model_id`.
+    pub fn needs_context(self) -> bool {
+        !self.on_deployment() && self != Op::ModelSpecs
     }
 }
 
@@ -155,6 +225,8 @@ pub struct WmlClient {
     urls: Mutex<HashMap<(Op, String), reqwest::Url>>,
     version: String,
     pub(super) auth: Auth,
+    /// The project or space of the calls on a foundation model.
+    pub(super) context: Option<Context>,
     pub(super) http: reqwest::Client,
     pub(super) transport: Transport,
     pub(super) cache: Arc<TokenCache>,
@@ -207,6 +279,16 @@ impl WmlClient {
             }
             Some(_) => return Err(Error::invalid("version must be a date like 2023-05-29")),
         };
+        let context = match (nonempty(&o.project_id), nonempty(&o.space_id)) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "credentials take one of projectId and spaceId, not both",
+                ))
+            }
+            (Some(p), None) => Some(Context::project(p)),
+            (None, Some(s)) => Some(Context::space(s)),
+            (None, None) => None,
+        };
         let transport = Transport::new(&o.transport, DEFAULT_TIMEOUT)?;
         let cached = |source: Arc<dyn TokenSource>| Auth::Cached {
             entry: Mutex::new(cache.entry(source.clone())),
@@ -243,18 +325,24 @@ impl WmlClient {
             urls: Mutex::default(),
             version,
             auth,
+            context,
             http: transport.http()?,
             transport,
             cache,
         })
     }
 
+    /// The URL of `op` (on deployment `id` for the deployment operations;
+    /// `id` is not used by the others).
     pub(super) fn url(&self, op: Op, id: &str) -> Result<reqwest::Url> {
+        let id = if op.on_deployment() { id } else { "" };
         let key = (op, id.to_string());
         if let Some(u) = self.urls.lock().get(&key) {
             return Ok(u.clone());
         }
-        check_deployment_id(id)?;
+        if op.on_deployment() {
+            check_deployment_id(id)?;
+        }
         let text = format!("{}{}?version={}", self.base, op.path(id), self.version);
         let u = reqwest::Url::parse(&text)
             .map_err(|_| Error::invalid("deploymentId does not make a valid URL"))?;
@@ -264,6 +352,21 @@ impl WmlClient {
         }
         urls.insert(key, u.clone());
         Ok(u)
+    }
+
+    /// The URL and body a call sends: a query from the body for the GET
+    /// operation, the project or space filled in where one is needed.
+    pub(super) fn request(&self, op: Op, id: &str, body: Bytes) -> Result<(reqwest::Url, Bytes)> {
+        let mut url = self.url(op, id)?;
+        if op.method() == reqwest::Method::GET {
+            let pairs = super::body::query_pairs(&body)?;
+            url.query_pairs_mut().extend_pairs(pairs);
+            return Ok((url, Bytes::new()));
+        }
+        if op.needs_context() {
+            return Ok((url, super::body::with_context(body, self.context.as_ref())?));
+        }
+        Ok((url, body))
     }
 
     /// The token for the next request.
@@ -306,6 +409,10 @@ impl WmlClient {
         let (cache, entry, token) = (self.cache.clone(), entry.lock().clone(), token?);
         Some(Box::new(move || cache.invalidate(&entry, Some(&token))))
     }
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
 }
 
 /// A Cloud Pak for Data release: `5.0`, `4.8.5`.

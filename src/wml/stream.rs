@@ -60,7 +60,7 @@ impl WmlClient {
         o: CallOptions,
         stop: CancellationToken,
     ) -> Result<EventStream> {
-        let url = self.url(op, id)?;
+        let (url, body) = self.request(op, id, body)?;
         let (tx, rx) = mpsc::channel(32);
         let me = self.clone();
         let task = crate::runtime::handle().spawn(async move {

@@ -66,7 +66,7 @@ function wmlStatusFor(code) {
   if (/^authentication_token|not_valid$/.test(code)) return 401
   if (code === 'authorization_rejected') return 403
   if (/not_found$|^model_not_supported$/.test(code)) return 404
-  if (/^rate_limit/.test(code)) return 429
+  if (/^rate_limit|^token_quota_reached$/.test(code)) return 429
   if (/internal|unavailable|timeout/.test(code)) return 500
   return 400
 }

@@ -10,6 +10,8 @@ fn options(url: &str, auth: AuthSpec) -> WmlOptions {
         version: None,
         transport: TransportOptions::default(),
         auth,
+        project_id: None,
+        space_id: None,
     }
 }
 
@@ -287,6 +289,11 @@ async fn invalid_settings_and_ids() {
         ),
         options("https://x.y", apikey("", "https://iam.cloud.ibm.com")),
         WmlOptions {
+            project_id: Some("p".into()),
+            space_id: Some("s".into()),
+            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
+        },
+        WmlOptions {
             version: Some("May 2023".into()),
             ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
         },
@@ -341,6 +348,134 @@ fn error_bodies() {
     );
     assert!(!e.message().contains("abc.def.ghi"));
     assert!(!format!("{e:?}").contains("abc.def.ghi"));
+}
+
+/// An embeddings answer for a body whose inputs are numbers as text:
+/// `[n, -n]` per input, later parts answering sooner.
+fn embed_echo(body: &str) -> (u16, String, std::time::Duration) {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let inputs = v["inputs"].as_array().unwrap();
+    let first: u64 = inputs[0].as_str().unwrap().parse().unwrap();
+    let results: Vec<serde_json::Value> = inputs
+        .iter()
+        .map(|i| {
+            let n: f32 = i.as_str().unwrap().parse().unwrap();
+            serde_json::json!({ "embedding": [n, -n] })
+        })
+        .collect();
+    let answer = serde_json::json!({
+        "model_id": v["model_id"], "results": results, "created_at": "2024-01-01T00:00:00Z",
+        "input_token_count": inputs.len(), "project_id_seen": v["project_id"],
+    });
+    let delay = std::time::Duration::from_millis(90u64.saturating_sub(first / 1000 * 30));
+    (200, answer.to_string(), delay)
+}
+
+fn embed_body(n: usize) -> Bytes {
+    let inputs: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    Bytes::from(serde_json::json!({ "model_id": "m", "inputs": inputs }).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embeddings_are_split_sent_together_and_joined_in_order() {
+    let (srv, c) = setup(|o| o.project_id = Some("proj-1".into())).await;
+    for _ in 0..3 {
+        srv.push_wml(Reply::Echo(embed_echo));
+    }
+    let e = c
+        .embed(embed_body(2345), &CallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(srv.wml_hits(), 3);
+    assert_eq!(e.lengths.len(), 2345);
+    assert_eq!(e.dimension(), Some(2));
+    for i in [0usize, 999, 1000, 1999, 2000, 2344] {
+        assert_eq!(e.vectors[2 * i], i as f32, "input {i}");
+        assert_eq!(e.vectors[2 * i + 1], -(i as f32));
+    }
+    assert_eq!(e.input_token_count, 2345);
+    assert_eq!(e.rest["model_id"], "m");
+    assert_eq!(e.rest["project_id_seen"], "proj-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failed_embeddings_part_fails_the_call() {
+    let (srv, c) = setup(|o| o.space_id = Some("sp".into())).await;
+    srv.push_wml(Reply::Echo(embed_echo));
+    srv.push_wml(wml_error(400, "invalid_input_argument", None));
+    srv.push_wml(Reply::Echo(embed_echo));
+    let e = c
+        .embed(embed_body(2001), &CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_WML");
+    assert_eq!(e.status(), Some(400));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_calls_need_a_project_or_space_and_get_the_clients() {
+    let (srv, plain) = setup(|_| {}).await;
+    let o = CallOptions::default();
+    let chat = Bytes::from_static(br#"{"model_id":"m","messages":[]}"#);
+    let e = plain
+        .call(Op::Chat, "", chat.clone(), &o)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_INVALID_ARG");
+    let e = plain.embed(embed_body(3), &o).await.unwrap_err();
+    assert_eq!(e.code(), "ERR_INVALID_ARG");
+    let e = plain
+        .open_stream(
+            Op::ChatStream,
+            "",
+            chat.clone(),
+            o.clone(),
+            CancellationToken::new(),
+        )
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "ERR_INVALID_ARG");
+    assert_eq!(srv.wml_hits(), 0, "nothing was sent");
+    // deployment calls need none
+    plain
+        .call(Op::DeploymentChat, "dep", chat.clone(), &o)
+        .await
+        .unwrap();
+    assert!(srv
+        .last_wml_head
+        .lock()
+        .starts_with("POST /ml/v1/deployments/dep/text/chat?version="));
+    assert_eq!(*srv.last_body.lock(), r#"{"model_id":"m","messages":[]}"#);
+
+    let (srv, c) = setup(|o| o.space_id = Some("space-9".into())).await;
+    c.call(Op::Chat, "ignored", chat, &o).await.unwrap();
+    assert!(srv
+        .last_wml_head
+        .lock()
+        .starts_with("POST /ml/v1/text/chat?version="));
+    assert_eq!(
+        *srv.last_body.lock(),
+        r#"{"space_id":"space-9","model_id":"m","messages":[]}"#
+    );
+    let own = Bytes::from_static(br#"{"input":"x","project_id":"p"}"#);
+    c.call(Op::Tokenize, "", own, &o).await.unwrap();
+    assert_eq!(*srv.last_body.lock(), r#"{"input":"x","project_id":"p"}"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_specs_is_a_get_with_the_query() {
+    let (srv, c) = setup(|_| {}).await;
+    let q = Bytes::from_static(br#"{"filters":"function_text_chat:and","limit":5}"#);
+    c.call(Op::ModelSpecs, "", q, &CallOptions::default())
+        .await
+        .unwrap();
+    let head = srv.last_wml_head.lock().clone();
+    assert!(
+        head.starts_with("GET /ml/v1/foundation_model_specs?version=2023-05-29&filters=function_text_chat%3Aand&limit=5 "),
+        "{head}"
+    );
+    assert!(!head.to_ascii_lowercase().contains("content-type"));
+    assert_eq!(*srv.last_body.lock(), "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
