@@ -88,7 +88,9 @@ pub struct FleetStats {
     /// Fetches that found nothing usable in the store (absent, not opening,
     /// due for refresh, or refused) and went on to the lease.
     pub misses: u64,
-    /// Leases won: this process asked the token service for the fleet.
+    /// Leases won and used: this process asked the token service for the
+    /// fleet (a lease won just after another process published is not
+    /// counted: that token is a hit).
     pub leases_won: u64,
     /// Store operations that failed (down, slow, an error reply): the
     /// process asked the token service by itself.
@@ -338,7 +340,6 @@ impl TokenCache {
         source: &dyn TokenSource,
         known: &Known,
     ) -> Result<Arc<Token>> {
-        bump(&self.fleet.leases_won);
         // Someone may have published between our read and our lease.
         if let Ok(Some(t)) = store
             .read(slot)
@@ -349,6 +350,7 @@ impl TokenCache {
             bump(&self.fleet.hits);
             return Ok(t);
         }
+        bump(&self.fleet.leases_won);
         debug!("fetching the token for {} for the fleet", source.describe());
         let (lease_ttl, renew_every) = *self.fleet.lease.lock();
         let renewing = async {
