@@ -11,7 +11,7 @@
 // through the completion queue and waits for the cache's single request.
 //
 // Options are validated in Rust, once: a memo is made only after the native
-// layer has accepted a key with exactly those options (see settingsKey).
+// layer has accepted a key with exactly those options (see nodeFor).
 const { performance } = require('node:perf_hooks')
 const native = require('../native.js')
 const { fromNative, invalid } = require('./errors')
@@ -49,94 +49,95 @@ class Memo {
   }
 }
 
-// Memos for getIamToken: settings key -> apikey -> Memo. Bounded: a process
-// with more distinct keys than this still works, it just asks the native cache.
-/** @type {Map<string, Map<unknown, Memo>>} */
-const memos = new Map()
+// Memos for getIamToken, found by the exact options object they were made
+// for: a trie whose path is each option's name, then its value (Map keys
+// compare by type and value: "5" is not 5), ending at a map from the API
+// key to its Memo. The lookups reuse the caller's own strings (their hashes
+// are cached), so a hit costs a few Map gets. A memo is made only after the
+// native layer accepted the key with exactly these options, so a hit means
+// they were validated. Options the trie cannot key (a value that is a
+// function, an object other than `headers`'s flat one) never use a memo.
+// Bounded: past MAX_MEMOS the trie starts afresh; a process with more
+// distinct keys still works, it just asks the native cache.
 const MAX_MEMOS = 64
 let memoCount = 0
 
-/**
- * A text that is equal for two options objects exactly when their own and
- * inherited enumerable properties are equal in type and value (one level of
- * nesting, for `headers`), so that a memo made for options the native layer
- * accepted is only used for the same options. `undefined` for options it
- * cannot key (a function, a deeper object...): those never use a memo.
- * @param {unknown} o
- * @returns {string | undefined}
- */
-function settingsKey(o) {
-  if (o === undefined || o === null) return ''
-  if (typeof o !== 'object') return undefined
-  let key = ''
-  for (const k in o) {
-    const v = /** @type {Record<string, unknown>} */ (o)[k]
-    if (v === undefined) continue
-    if (v !== null && typeof v === 'object') {
-      const inner = flatKey(v)
-      if (inner === undefined) return undefined
-      key += `${k.length}:${k}{${inner}}`
-      continue
-    }
-    const part = scalarKey(v)
-    if (part === undefined) return undefined
-    key += `${k.length}:${k}${part}`
-  }
-  return key
+class Node {
+  /** @type {Map<unknown, Map<unknown, Node>> | undefined} */
+  next = undefined
+  /** @type {Map<unknown, Memo> | undefined} */
+  memos = undefined
 }
+let root = new Node()
 
+/** A nested flat object's values, as one trie step (a string key; rare). */
 /** @param {object} o @returns {string | undefined} */
 function flatKey(o) {
   let key = ''
   for (const k in o) {
-    const part = scalarKey(/** @type {Record<string, unknown>} */ (o)[k])
-    if (part === undefined) return undefined
-    key += `${k.length}:${k}${part}`
+    const v = /** @type {Record<string, unknown>} */ (o)[k]
+    const t = typeof v
+    if (t !== 'string' && t !== 'number' && t !== 'boolean' && v !== undefined && v !== null) return undefined
+    key += `${k.length}:${k}${t[0]}${String(v).length}:${String(v)};`
   }
   return key
 }
 
-/** @param {unknown} v @returns {string | undefined} */
-function scalarKey(v) {
-  switch (typeof v) {
-    case 'string':
-      return `s${v.length}:${v}`
-    case 'number':
-      return `n${v};`
-    case 'boolean':
-      return v ? 't' : 'f'
-    case 'undefined':
-      return 'u'
-    default:
-      return v === null ? 'z' : undefined
+/**
+ * The trie node for `options` (made on the way when `make`), or undefined.
+ * @param {unknown} options
+ * @param {boolean} make
+ * @returns {Node | undefined}
+ */
+function nodeFor(options, make) {
+  if (options === undefined || options === null) return root
+  if (typeof options !== 'object') return undefined
+  let node = root
+  for (const k in options) {
+    let v = /** @type {Record<string, unknown>} */ (options)[k]
+    if (v === undefined) continue
+    if (v !== null && typeof v === 'object') {
+      v = flatKey(v)
+      if (v === undefined) return undefined
+    } else if (typeof v === 'function' || typeof v === 'symbol') return undefined
+    let byName = node.next?.get(k)
+    if (byName === undefined) {
+      if (!make) return undefined
+      byName = new Map()
+      ;(node.next ??= new Map()).set(k, byName)
+    }
+    let child = byName.get(v)
+    if (child === undefined) {
+      if (!make) return undefined
+      child = new Node()
+      byName.set(v, child)
+    }
+    node = child
   }
+  return node
 }
 
 /**
  * @param {unknown} apikey
- * @param {string} sk
+ * @param {unknown} options
  */
-function findMemo(apikey, sk) {
-  const byKey = memos.get(sk)
-  return byKey === undefined ? undefined : byKey.get(apikey)
+function findMemo(apikey, options) {
+  return nodeFor(options, false)?.memos?.get(apikey)
 }
 
 /**
  * @param {unknown} apikey
- * @param {string} sk
+ * @param {unknown} options
  */
-function newMemo(apikey, sk) {
+function newMemo(apikey, options) {
   if (memoCount >= MAX_MEMOS) {
-    memos.clear()
+    root = new Node()
     memoCount = 0
   }
-  let byKey = memos.get(sk)
-  if (byKey === undefined) {
-    byKey = new Map()
-    memos.set(sk, byKey)
-  }
+  const node = nodeFor(options, true)
+  if (node === undefined) return undefined
   const memo = new Memo()
-  byKey.set(apikey, memo)
+  ;(node.memos ??= new Map()).set(apikey, memo)
   memoCount++
   return memo
 }
@@ -147,8 +148,7 @@ function newMemo(apikey, sk) {
  * @returns {Promise<string>}
  */
 function getIamToken(apikey, options) {
-  const sk = settingsKey(options)
-  let memo = sk === undefined ? undefined : findMemo(apikey, sk)
+  let memo = findMemo(apikey, options)
   if (memo !== undefined) {
     const hit = memo.get()
     if (hit !== undefined) {
@@ -163,7 +163,7 @@ function getIamToken(apikey, options) {
       log.debug(`token cache ${peeked !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
     }
     if (peeked !== null) {
-      if (sk !== undefined) memo ??= newMemo(apikey, sk)
+      memo ??= newMemo(apikey, options)
       return Promise.resolve(memo ? memo.fill(seen, peeked) : peeked[2])
     }
     return fetchToken(apikey, options).then(accessToken)
@@ -195,7 +195,7 @@ function fetchToken(apikey, options) {
 
 /** Drops every cached token (and the keys held to refresh them). */
 function clearTokenCache() {
-  memos.clear()
+  root = new Node()
   memoCount = 0
   native.clearTokenCache()
 }
