@@ -85,6 +85,8 @@ type Tsfn = ThreadsafeFunction<(), (), Batch, Status, false, true>;
 
 pub struct Queue {
     items: Arc<Mutex<Vec<(u32, Outcome)>>>,
+    /// Spaces the wake-ups of the JS thread under load.
+    pacer: crate::runtime::Pacer,
     tsfn: Tsfn,
     /// Cancelled when the environment is torn down.
     closed: CancellationToken,
@@ -99,15 +101,41 @@ impl Queue {
         id: u32,
         work: impl Future<Output = crate::error::Result<O>> + Send + 'static,
     ) {
+        self.start(id, work, false)
+    }
+
+    /// As `run`, for a service call whose time (submission to completion)
+    /// tells the pacer how long calls take (not a token wait or a stream's
+    /// next event, whose time says nothing of that).
+    pub fn run_call<O: Into<Outcome>>(
+        self: &Arc<Self>,
+        id: u32,
+        work: impl Future<Output = crate::error::Result<O>> + Send + 'static,
+    ) {
+        self.start(id, work, true)
+    }
+
+    fn start<O: Into<Outcome>>(
+        self: &Arc<Self>,
+        id: u32,
+        work: impl Future<Output = crate::error::Result<O>> + Send + 'static,
+        timed: bool,
+    ) {
         let q = self.clone();
+        let submitted = timed.then(std::time::Instant::now);
         crate::runtime::submit(async move {
             tokio::select! {
                 biased;
                 _ = q.closed.cancelled() => {}
-                r = crate::runtime::unpanicked(work) => q.complete(id, match r {
-                    Ok(o) => o.into(),
-                    Err(e) => Outcome::Error(e),
-                }),
+                r = crate::runtime::unpanicked(work) => {
+                    if let Some(t) = submitted {
+                        q.pacer.took(t.elapsed());
+                    }
+                    q.complete(id, match r {
+                        Ok(o) => o.into(),
+                        Err(e) => Outcome::Error(e),
+                    })
+                }
             }
         });
     }
@@ -126,20 +154,34 @@ impl Queue {
 
     /// Hands a finished call to JS (any thread). The first item into an
     /// empty list schedules one wake-up of the JS thread, after the other
-    /// work of this runtime turn, so calls finishing together settle together.
+    /// work of this runtime turn, so calls finishing together settle
+    /// together; under load, not before the pacer's window since the last
+    /// wake-up has passed (the calls finishing meanwhile join the batch).
     fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
         let first = {
             let mut items = self.items.lock();
             items.push((id, outcome));
             items.len() == 1
         };
-        if first {
-            let me = self.clone();
-            crate::runtime::defer(move || {
-                // Fails only while the environment shuts down; nothing is waiting then.
-                let _ = me.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
-            });
+        if !first {
+            return;
         }
+        let me = self.clone();
+        match self.pacer.hold() {
+            Some(wait) if tokio::runtime::Handle::try_current().is_ok() => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    me.wake_js();
+                });
+            }
+            _ => crate::runtime::defer(move || me.wake_js()),
+        }
+    }
+
+    fn wake_js(&self) {
+        self.pacer.sent();
+        // Fails only while the environment shuts down; nothing is waiting then.
+        let _ = self.tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
@@ -192,6 +234,7 @@ impl CompletionQueue {
                 Ok(FnArgs::from((codes, values)))
             })?;
         let inner = Arc::new(Queue {
+            pacer: crate::runtime::Pacer::from_env(),
             items,
             tsfn,
             closed: CancellationToken::new(),

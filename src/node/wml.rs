@@ -269,7 +269,7 @@ impl NativeWmlClient {
         let o = throw(call_options(options, cancel))?;
         let op = Op::from(kind);
         let (c, body) = (self.inner.clone(), body_bytes(body));
-        queue.inner.run(
+        queue.inner.run_call(
             id,
             async move { c.call(op, &deployment_id, body, &o).await },
         );
@@ -288,7 +288,7 @@ impl NativeWmlClient {
     ) -> napi::Result<(), String> {
         let o = throw(call_options(options, cancel))?;
         let (c, body) = (self.inner.clone(), body_bytes(body));
-        queue.inner.run(id, async move {
+        queue.inner.run_call(id, async move {
             let e = c.embed(body, &o).await?;
             Ok(Outcome::Value(Box::new(NativeEmbeddings::from(e))))
         });
