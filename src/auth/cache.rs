@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::log::debug;
 use crate::runtime::unpanicked;
 use crate::secret::Secret;
+use crate::telemetry;
 use lru::LruCache;
 use parking_lot::Mutex;
 use siphasher::sip128::{Hasher128, SipHasher13};
@@ -42,6 +43,8 @@ const EXPIRY_MARGIN_MS: i64 = 10_000;
 const TIMESTAMP_ROUNDING_MS: i64 = 1_000;
 const REFRESH_BACKOFF_BASE_MS: u64 = 1_000;
 const REFRESH_BACKOFF_CAP_MS: u64 = 60_000;
+/// What a fetch nobody waits for is called (in logs and telemetry).
+const BACKGROUND: &str = "background refresh";
 
 /// Milliseconds on a monotonic clock; replaceable in tests.
 pub trait Clock: Send + Sync {
@@ -360,7 +363,7 @@ impl TokenCache {
         let mut st = entry.state.lock();
         let token = st.token.as_ref().filter(|t| t.usable(now))?.clone();
         if now >= token.refresh_at && now >= st.retry_at {
-            self.start_fetch(entry, &mut st, "background refresh");
+            self.start_fetch(entry, &mut st, BACKGROUND);
         }
         Some(token)
     }
@@ -489,7 +492,17 @@ impl TokenCache {
         st.fetching = true;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let source = st.source.clone();
-        debug!("{why} for {}", source.describe());
+        debug!(
+            "{why} for {}{}",
+            source.describe(),
+            telemetry::Tag(telemetry::current().as_deref())
+        );
+        // Telemetry (only when someone listens): heard before the waiters are.
+        let watch = telemetry::FetchWatch::start(
+            source.key().kind,
+            || source.describe(),
+            why == BACKGROUND,
+        );
         let (cache, entry) = (self.clone(), entry.clone());
         self.runtime.spawn(async move {
             let sent = cache.clock.now_ms();
@@ -501,6 +514,9 @@ impl TokenCache {
                 let s = Schedule::new(&f, sent, arrived, wall)?;
                 Token::new(f, s, wall).map(Arc::new)
             });
+            if let Some(w) = watch {
+                w.finish(res.as_ref().err());
+            }
             cache.settle(&entry, &*source, res);
         });
     }
