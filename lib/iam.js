@@ -17,6 +17,11 @@ const native = require('../native.js')
 const { fromNative, invalid } = require('./errors')
 const { nativeCall } = require('./calls')
 const log = require('./debug')
+const telemetry = require('./telemetry')
+
+// The OpenTelemetry API's global registry: while it is undefined (nothing
+// registered) a memo hit does nothing more; else lib/telemetry.js counts it.
+const OTEL = telemetry.GLOBAL
 
 const changes = native.changeCounter()
 
@@ -148,6 +153,7 @@ function getIamToken(apikey, options) {
     const hit = memo.get()
     if (hit !== undefined) {
       if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
+      if (/** @type {any} */ (globalThis)[OTEL] !== undefined) telemetry.tokenLookup('iam', true)
       return Promise.resolve(hit)
     }
   }
@@ -157,6 +163,7 @@ function getIamToken(apikey, options) {
     if (log.enabled) {
       log.debug(`token cache ${peeked !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
     }
+    telemetry.tokenLookup('iam', peeked !== null)
     if (peeked !== null) {
       if (sk !== undefined) memo ??= newMemo(apikey, sk)
       return Promise.resolve(memo ? memo.fill(seen, peeked) : peeked[2])
@@ -185,7 +192,7 @@ function getIamTokenInfo(apikey, options) {
  * @returns {Promise<import('../native').JsTokenInfo>}
  */
 function fetchToken(apikey, options) {
-  return nativeCall((q, id) => native.fetchToken(q, id, /** @type {string} */ (apikey), /** @type {any} */ (options)))
+  return telemetry.tokenWait((trace) => nativeCall((q, id) => native.fetchToken(q, id, /** @type {string} */ (apikey), /** @type {any} */ (options), trace)))
 }
 
 /** Drops every cached token (and the keys held to refresh them). */
@@ -250,9 +257,13 @@ class Authenticator {
   getToken() {
     const memo = this.#memo
     let text = memo.get()
-    if (text !== undefined) return Promise.resolve(text)
+    if (text !== undefined) {
+      if (/** @type {any} */ (globalThis)[OTEL] !== undefined) telemetry.tokenLookup(this.#type, true)
+      return Promise.resolve(text)
+    }
     const seen = changes[0]
     const peeked = this.#native.peek()
+    telemetry.tokenLookup(this.#type, peeked !== null)
     if (peeked !== null) return Promise.resolve(memo.fill(seen, peeked))
     return this.getTokenInfo().then(accessToken)
   }
@@ -260,7 +271,7 @@ class Authenticator {
   /** @returns {Promise<import('../native').JsTokenInfo>} */
   getTokenInfo() {
     const n = this.#native
-    return nativeCall((q, id) => n.fetch(q, id))
+    return telemetry.tokenWait((trace) => nativeCall((q, id) => n.fetch(q, id, trace)))
   }
 
   /** `"Bearer <token>"`, ready for an `Authorization` header. */

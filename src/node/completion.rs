@@ -117,6 +117,11 @@ impl Queue {
         self.closed.clone()
     }
 
+    /// Whether its environment has gone away.
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
     /// The environment is going away: drop its calls, and start any still
     /// queued so that they do (and release what they hold, such as a stream).
     fn close(&self) {
@@ -127,7 +132,7 @@ impl Queue {
     /// Hands a finished call to JS (any thread). The first item into an
     /// empty list schedules one wake-up of the JS thread, after the other
     /// work of this runtime turn, so calls finishing together settle together.
-    fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
+    pub(super) fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
         let first = {
             let mut items = self.items.lock();
             items.push((id, outcome));

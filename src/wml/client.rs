@@ -336,6 +336,11 @@ impl WmlClient {
         })
     }
 
+    /// The service URL the calls go to (without a trailing slash).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The URL of `op` (on deployment `id` for the deployment operations;
     /// `id` is not used by the others).
     pub(super) fn url(&self, op: Op, id: &str) -> Result<reqwest::Url> {
@@ -379,7 +384,7 @@ impl WmlClient {
         match &self.auth {
             Auth::Static(b) => {
                 if let Some(t) = trace {
-                    t.auth("bearer");
+                    t.auth("bearerToken");
                 }
                 Ok(Bearer {
                     header: Some(b.current()?.header.clone()),
@@ -388,7 +393,7 @@ impl WmlClient {
             }
             Auth::None => {
                 if let Some(t) = trace {
-                    t.auth("noauth");
+                    t.auth("noAuth");
                 }
                 Ok(Bearer {
                     header: None,
