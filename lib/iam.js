@@ -19,9 +19,8 @@ const { nativeCall } = require('./calls')
 const log = require('./debug')
 const telemetry = require('./telemetry')
 
-// The OpenTelemetry API's global registry: while it is undefined (nothing
-// registered) a memo hit does nothing more; else lib/telemetry.js counts it.
-const OTEL = telemetry.GLOBAL
+// getIamToken's token lookups, for the cache hit and miss metrics.
+const iamLookups = telemetry.lookupCell('iam')
 
 const changes = native.changeCounter()
 
@@ -153,7 +152,7 @@ function getIamToken(apikey, options) {
     const hit = memo.get()
     if (hit !== undefined) {
       if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
-      if (/** @type {any} */ (globalThis)[OTEL] !== undefined) telemetry.tokenLookup('iam', true)
+      iamLookups.hits++
       return Promise.resolve(hit)
     }
   }
@@ -163,7 +162,8 @@ function getIamToken(apikey, options) {
     if (log.enabled) {
       log.debug(`token cache ${peeked !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
     }
-    telemetry.tokenLookup('iam', peeked !== null)
+    if (peeked !== null) iamLookups.hits++
+    else iamLookups.misses++
     if (peeked !== null) {
       if (sk !== undefined) memo ??= newMemo(apikey, sk)
       return Promise.resolve(memo ? memo.fill(seen, peeked) : peeked[2])
@@ -231,6 +231,8 @@ class Authenticator {
   #native
   #memo = new Memo()
   #type
+  /** @type {import('./telemetry').Lookups} */
+  #lookups
   /** @type {Record<string, string>} */
   #shown
 
@@ -249,6 +251,7 @@ class Authenticator {
       throw fromNative(e)
     }
     this.#type = type
+    this.#lookups = telemetry.lookupCell(type)
     this.#shown = shown
     handles.set(this, this.#native)
   }
@@ -258,14 +261,17 @@ class Authenticator {
     const memo = this.#memo
     let text = memo.get()
     if (text !== undefined) {
-      if (/** @type {any} */ (globalThis)[OTEL] !== undefined) telemetry.tokenLookup(this.#type, true)
+      this.#lookups.hits++
       return Promise.resolve(text)
     }
     const seen = changes[0]
     const peeked = this.#native.peek()
-    telemetry.tokenLookup(this.#type, peeked !== null)
-    if (peeked !== null) return Promise.resolve(memo.fill(seen, peeked))
-    return this.getTokenInfo().then(accessToken)
+    if (peeked === null) {
+      this.#lookups.misses++
+      return this.getTokenInfo().then(accessToken)
+    }
+    this.#lookups.hits++
+    return Promise.resolve(memo.fill(seen, peeked))
   }
 
   /** @returns {Promise<import('../native').JsTokenInfo>} */

@@ -158,11 +158,49 @@ function instruments(mp) {
       advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60] },
     }),
     retries: m.createCounter('wml_native.call.retries', { description: 'Requests sent again: retries, and the one after a refused token', unit: '{request}' }),
-    tokenHits: m.createCounter('wml_native.token.cache.hits', { description: 'Token lookups answered from the cache', unit: '{lookup}' }),
-    tokenMisses: m.createCounter('wml_native.token.cache.misses', { description: 'Token lookups that waited for a token request', unit: '{lookup}' }),
+    tokenHits: observeLookups(m, 'wml_native.token.cache.hits', 'Token lookups answered from the cache (since the process started)', 'hits'),
+    tokenMisses: observeLookups(m, 'wml_native.token.cache.misses', 'Token lookups that waited for a token request (since the process started)', 'misses'),
     tokenRequests: m.createCounter('wml_native.token.requests', { description: 'Token requests sent to a token service (IAM, ...); failures carry error.type', unit: '{request}' }),
     tokenDuration: m.createHistogram('wml_native.token.request.duration', { description: 'Duration of token requests, their retries included', unit: 's' }),
   }
+}
+
+/**
+ * Token lookups per authenticator type. A lookup costs one increment here,
+ * whatever is registered (the memo hit is the hottest path of all: no
+ * look-up of the OpenTelemetry registry there); a meter reads the counts
+ * through observable counters.
+ * @typedef {{ hits: number, misses: number }} Lookups
+ * @type {Map<string, Lookups>}
+ */
+const lookups = new Map()
+
+/**
+ * The lookup counts of authenticator `type` (one cell per type, kept).
+ * @param {string} type
+ * @returns {Lookups}
+ */
+function lookupCell(type) {
+  let c = lookups.get(type)
+  if (c === undefined) {
+    c = { hits: 0, misses: 0 }
+    lookups.set(type, c)
+  }
+  return c
+}
+
+/**
+ * @param {any} meter
+ * @param {string} name
+ * @param {string} description
+ * @param {'hits' | 'misses'} field
+ */
+function observeLookups(meter, name, description, field) {
+  const counter = meter.createObservableCounter(name, { description, unit: '{lookup}' })
+  counter.addCallback((/** @type {any} */ result) => {
+    for (const [type, c] of lookups) if (c[field] > 0) result.observe(c[field], { 'wml.auth.type': type })
+  })
+  return counter
 }
 
 /** The active span's trace id, for debug log lines ('' when none). */
@@ -314,9 +352,11 @@ class Observed {
         if (e.name === 'retry') m.retries.add(1, { 'wml.operation': this.op, 'server.address': this.t.address, 'error.type': eventErrorType(e) })
       }
       if (r.events.some((e) => e.name === 'token.refresh')) m.retries.add(1, { 'wml.operation': this.op, 'server.address': this.t.address, 'error.type': '401' })
-      const auth = { 'wml.auth.type': authType(r.authKind) }
-      if (r.tokenHits) m.tokenHits.add(r.tokenHits, auth)
-      if (r.tokenMisses) m.tokenMisses.add(r.tokenMisses, auth)
+    }
+    if (r.tokenHits || r.tokenMisses) {
+      const c = lookupCell(authType(r.authKind))
+      c.hits += r.tokenHits
+      c.misses += r.tokenMisses
     }
     for (const f of r.fetches) tokenFetched(f, span === null ? undefined : o.api.trace.setSpan(this.ctx, span), o)
   }
@@ -410,18 +450,6 @@ function tokenFetched(f, parent, o = active()) {
 }
 
 /**
- * A token lookup answered by a memo or the cache (`hit`), or about to wait
- * for a token request: counted when a meter provider is registered.
- * @param {string} type the authenticator's `authenticationType()`
- * @param {boolean} hit
- */
-function tokenLookup(type, hit) {
-  const o = active()
-  if (o === null || o.metrics === null) return
-  ;(hit ? o.metrics.tokenHits : o.metrics.tokenMisses).add(1, { 'wml.auth.type': type })
-}
-
-/**
  * Runs a token wait (`run(trace)`: getIamToken's or an authenticator's miss)
  * so that the token request it starts is a child span of the active span.
  * @template T
@@ -460,4 +488,4 @@ function configureTelemetry(options) {
   settings = enabled && tracerProvider == null && meterProvider == null ? null : { enabled, tracerProvider: tracerProvider ?? undefined, meterProvider: meterProvider ?? undefined }
 }
 
-module.exports = { active, target, Observed, tokenLookup, tokenWait, configureTelemetry, GLOBAL }
+module.exports = { active, target, Observed, lookupCell, tokenWait, configureTelemetry }
