@@ -132,6 +132,29 @@ export interface TokenCacheStats {
 export declare function tokenCacheStats(): TokenCacheStats
 
 /**
+ * OpenTelemetry settings. By default (nothing configured) every call makes
+ * a span and metrics through the globally registered tracer and meter
+ * providers, when `@opentelemetry/api` is installed and providers are
+ * registered; with none, nothing is loaded. See the README's OpenTelemetry
+ * section for the spans and metrics.
+ */
+export interface TelemetryOptions {
+  /** `false`: no spans, metrics or trace context headers, whatever is registered. Default `true`. */
+  enabled?: boolean
+  /** Used instead of the global tracer provider (e.g. when you run several). */
+  tracerProvider?: { getTracer(name: string, version?: string): unknown } | null
+  /** Used instead of the global meter provider. */
+  meterProvider?: { getMeter(name: string, version?: string): unknown } | null
+}
+
+/**
+ * Telemetry settings (see {@link TelemetryOptions}); called with nothing,
+ * back to the defaults. Throws `InvalidArgumentError` for a value of the
+ * wrong type.
+ */
+export declare function configureTelemetry(options?: TelemetryOptions | null): void
+
+/**
  * The base class of every authenticator. Each holds one credential with its
  * settings and shares the process-wide token cache: single flight per
  * (kind, identity, settings), background refresh past 80% of the life,

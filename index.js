@@ -5,6 +5,7 @@ const authenticators = require('./lib/authenticators')
 const { WmlClient } = require('./lib/wml')
 const { getAuthenticatorFromEnv } = require('./lib/env')
 const errors = require('./lib/errors')
+const { configureTelemetry } = require('./lib/telemetry')
 
 module.exports = {
   getIamToken: iam.getIamToken,
@@ -12,6 +13,7 @@ module.exports = {
   clearTokenCache: iam.clearTokenCache,
   configureTokenCache: iam.configureTokenCache,
   tokenCacheStats: iam.tokenCacheStats,
+  configureTelemetry,
   Authenticator: authenticators.Authenticator,
   IamAuthenticator: authenticators.IamAuthenticator,
   ContainerAuthenticator: authenticators.ContainerAuthenticator,

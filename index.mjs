@@ -7,6 +7,7 @@ export const {
   clearTokenCache,
   configureTokenCache,
   tokenCacheStats,
+  configureTelemetry,
   Authenticator,
   IamAuthenticator,
   ContainerAuthenticator,

@@ -93,6 +93,23 @@ function textTable(head, rows) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+// Cached-token loops: one hand-written loop per candidate, so that each call
+// site stays monomorphic and no candidate pays for another's shape.
+async function loopGetIamToken(m, n, apikey, url) {
+  for (let i = 0; i < n; i++) await m.getIamToken(apikey, { url })
+}
+async function loopAuthenticator(n, auth) {
+  for (let i = 0; i < n; i++) await auth.getToken()
+}
+
+/** Times `run(n)` (after a gc when exposed), returning ns per call. */
+async function nsPerCall(run, n) {
+  if (typeof global.gc === 'function') global.gc()
+  const t0 = process.hrtime.bigint()
+  await run(n)
+  return Number(process.hrtime.bigint() - t0) / n
+}
+
 /** The check of a scoring answer: its first block holds `rows` predictions. */
 function predictionsCheck(rows) {
   return (res) => {
@@ -274,6 +291,9 @@ module.exports = {
   mainThreadCpuUs,
   textTable,
   sleep,
+  loopGetIamToken,
+  loopAuthenticator,
+  nsPerCall,
   driveCallers,
   combineRuns,
   withTimeout,

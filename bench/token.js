@@ -14,7 +14,7 @@
  * Knobs (env): BENCH_ROUNDS (5), BENCH_ROUND_MS (target ms per candidate per round, 300).
  */
 const path = require('node:path')
-const { ROOT, median, withTimeout } = require('./common')
+const { ROOT, median, withTimeout, loopGetIamToken, loopAuthenticator, nsPerCall } = require('./common')
 const wml = require(ROOT)
 const { startFakeServer } = require(path.join(ROOT, 'testing'))
 const sdk = require('ibm-cloud-sdk-core')
@@ -33,24 +33,8 @@ const log = (...a) => process.stderr.write(`[token] ${a.join(' ')}\n`)
 const gc = typeof global.gc === 'function' ? global.gc : () => {}
 const now = () => process.hrtime.bigint()
 
-// One hand-written loop per candidate, so each call site stays monomorphic
-// and no candidate pays for another's shape.
-async function loopGetIamToken(n, apikey, url) {
-  for (let i = 0; i < n; i++) await wml.getIamToken(apikey, { url })
-}
-async function loopOursAuthenticator(n, auth) {
-  for (let i = 0; i < n; i++) await auth.getToken()
-}
 async function loopAnchor(n, tokenManager) {
   for (let i = 0; i < n; i++) await tokenManager.getToken()
-}
-
-/** Times `run(n)`, returning ns per call. */
-async function nsPerCall(run, n) {
-  gc()
-  const t0 = now()
-  await run(n)
-  return Number(now() - t0) / n
 }
 
 async function cachedToken(server) {
@@ -61,8 +45,8 @@ async function cachedToken(server) {
   const tm = anchorAuth.tokenManager
 
   const candidates = [
-    { name: 'ours getIamToken', run: (n) => loopGetIamToken(n, keys.fn, url) },
-    { name: 'ours IamAuthenticator', run: (n) => loopOursAuthenticator(n, oursAuth) },
+    { name: 'ours getIamToken', run: (n) => loopGetIamToken(wml, n, keys.fn, url) },
+    { name: 'ours IamAuthenticator', run: (n) => loopAuthenticator(n, oursAuth) },
     { name: 'anchor sdk-core', run: (n) => loopAnchor(n, tm) },
   ]
 

@@ -17,6 +17,8 @@ const END = 2
 /** @type {Map<number, Pending>} */
 const pending = new Map()
 let lastId = 0
+/** @type {((fetch: any) => void) | null} */
+let tokenFetchListener = null
 /** @type {ReturnType<typeof setInterval> | null} */
 let keepAlive = null
 
@@ -28,7 +30,11 @@ function settle(codes, values) {
   for (let i = 0; i < codes.length; i++) {
     const id = codes[i] >>> 2
     const p = pending.get(id)
-    if (p === undefined) continue
+    if (p === undefined) {
+      // Id 0 is never a call's: a token request nobody waited for (lib/telemetry.js).
+      if (id === 0 && tokenFetchListener !== null) tokenFetchListener(values[i])
+      continue
+    }
     pending.delete(id)
     const kind = codes[i] & 3
     if (kind === TEXT) {
@@ -76,7 +82,7 @@ function same(text) {
  * @returns {Promise<any>}
  */
 function nativeCall(start, parse = same) {
-  lastId = (lastId + 1) & 0x3fffffff
+  lastId = (lastId + 1) & 0x3fffffff || 1
   const id = lastId
   try {
     start(queue, id)
@@ -93,4 +99,13 @@ function nativeCall(start, parse = same) {
   })
 }
 
-module.exports = { nativeCall, queue }
+/**
+ * Hands the token requests nobody waited for (completed as id 0, once
+ * `observeTokenFetches` was called) to `listener`.
+ * @param {(fetch: any) => void} listener
+ */
+function onTokenFetch(listener) {
+  tokenFetchListener = listener
+}
+
+module.exports = { nativeCall, queue, onTokenFetch }

@@ -17,6 +17,10 @@ const native = require('../native.js')
 const { fromNative, invalid } = require('./errors')
 const { nativeCall } = require('./calls')
 const log = require('./debug')
+const telemetry = require('./telemetry')
+
+// getIamToken's token lookups, for the cache hit and miss metrics.
+const iamLookups = telemetry.lookupCell('iam')
 
 const changes = native.changeCounter()
 
@@ -153,6 +157,7 @@ function getIamToken(apikey, options) {
     const hit = memo.get()
     if (hit !== undefined) {
       if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
+      iamLookups.hits++
       return Promise.resolve(hit)
     }
   }
@@ -162,6 +167,8 @@ function getIamToken(apikey, options) {
     if (log.enabled) {
       log.debug(`token cache ${peeked !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
     }
+    if (peeked !== null) iamLookups.hits++
+    else iamLookups.misses++
     if (peeked !== null) {
       memo ??= newMemo(apikey, options)
       return Promise.resolve(memo ? memo.fill(seen, peeked) : peeked[2])
@@ -190,7 +197,7 @@ function getIamTokenInfo(apikey, options) {
  * @returns {Promise<import('../native').JsTokenInfo>}
  */
 function fetchToken(apikey, options) {
-  return nativeCall((q, id) => native.fetchToken(q, id, /** @type {string} */ (apikey), /** @type {any} */ (options)))
+  return telemetry.tokenWait((trace) => nativeCall((q, id) => native.fetchToken(q, id, /** @type {string} */ (apikey), /** @type {any} */ (options), trace)))
 }
 
 /** Drops every cached token (and the keys held to refresh them). */
@@ -233,6 +240,8 @@ class Authenticator {
   #native
   #memo = new Memo()
   #type
+  /** @type {import('./telemetry').Lookups} */
+  #lookups
   /** @type {Record<string, string>} */
   #shown
 
@@ -251,6 +260,7 @@ class Authenticator {
       throw fromNative(e)
     }
     this.#type = type
+    this.#lookups = telemetry.lookupCell(type)
     this.#shown = shown
     handles.set(this, this.#native)
   }
@@ -259,17 +269,24 @@ class Authenticator {
   getToken() {
     const memo = this.#memo
     let text = memo.get()
-    if (text !== undefined) return Promise.resolve(text)
+    if (text !== undefined) {
+      this.#lookups.hits++
+      return Promise.resolve(text)
+    }
     const seen = changes[0]
     const peeked = this.#native.peek()
-    if (peeked !== null) return Promise.resolve(memo.fill(seen, peeked))
-    return this.getTokenInfo().then(accessToken)
+    if (peeked === null) {
+      this.#lookups.misses++
+      return this.getTokenInfo().then(accessToken)
+    }
+    this.#lookups.hits++
+    return Promise.resolve(memo.fill(seen, peeked))
   }
 
   /** @returns {Promise<import('../native').JsTokenInfo>} */
   getTokenInfo() {
     const n = this.#native
-    return nativeCall((q, id) => n.fetch(q, id))
+    return telemetry.tokenWait((trace) => nativeCall((q, id) => n.fetch(q, id, trace)))
   }
 
   /** `"Bearer <token>"`, ready for an `Authorization` header. */

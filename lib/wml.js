@@ -9,7 +9,45 @@ const native = require('../native.js')
 const { fromNative, invalid, AbortError, BadResponseError } = require('./errors')
 const { nativeCall, queue } = require('./calls')
 const { handles } = require('./iam')
+const log = require('./debug')
 const { ChatAssembler, GenerationAssembler } = require('./assemble')
+const telemetry = require('./telemetry')
+
+/** @type {WeakMap<import('../native').NativeWmlClient, import('./telemetry').Target>} */
+const targets = new WeakMap()
+
+/**
+ * Where a client's calls go, for telemetry attributes (made once per client).
+ * @param {import('../native').NativeWmlClient} n
+ */
+function targetOf(n) {
+  let t = targets.get(n)
+  if (t === undefined) {
+    t = telemetry.target(n.base)
+    targets.set(n, t)
+  }
+  return t
+}
+
+/**
+ * The telemetry of a call about to start, when a provider is registered.
+ * Telemetry that fails (a throwing propagator...) never fails the call.
+ * @param {import('../native').NativeWmlClient} n
+ * @param {string} kind
+ * @param {unknown} deploymentId
+ * @param {unknown} request
+ * @returns {import('./telemetry').Observed | undefined}
+ */
+function observe(n, kind, deploymentId, request) {
+  const o = telemetry.active()
+  if (o === null) return undefined
+  try {
+    return new telemetry.Observed(o, targetOf(n), kind, String(deploymentId), request)
+  } catch (e) {
+    if (log.enabled) log.debug(`telemetry left out for this call: ${e instanceof Error ? e.message : e}`)
+    return undefined
+  }
+}
 
 /**
  * The request body as JSON text or the caller's bytes.
@@ -70,6 +108,44 @@ function link(signal) {
   const onAbort = () => cancel.cancel()
   signal.addEventListener('abort', onAbort, { once: true })
   return [cancel, () => signal.removeEventListener('abort', onAbort)]
+}
+
+/**
+ * @typedef {(q: import('../native').CompletionQueue, id: number, body: string | Uint8Array,
+ *   cancel: import('../native').NativeCancel | undefined, trace: import('../native').NativeTrace | undefined) => void} Start
+ */
+
+/**
+ * Serialises `payload`, links the caller's signal, and starts the call.
+ * @param {Start} start
+ * @param {unknown} payload
+ * @param {any} options
+ * @param {string} what
+ * @param {((text: string) => unknown) | undefined} parse
+ * @param {import('../native').NativeTrace | undefined} trace
+ * @returns {Promise<any>}
+ */
+function send(start, payload, options, what, parse, trace) {
+  try {
+    const body = serialize(payload, what)
+    const signal = signalOf(options)
+    if (signal === undefined) return nativeCall((q, id) => start(q, id, body, undefined, trace), parse)
+    if (signal.aborted) return Promise.reject(abortError(signal))
+    const [cancel, unlink] = link(signal)
+    return nativeCall((q, id) => start(q, id, body, cancel, trace), parse).then(
+      (value) => {
+        unlink?.()
+        return value
+      },
+      (e) => {
+        unlink?.()
+        if (e.code === 'ERR_ABORTED' && signal.reason !== undefined) e.cause = signal.reason
+        throw e
+      },
+    )
+  } catch (e) {
+    return Promise.reject(fromNative(e))
+  }
 }
 
 /**
@@ -196,13 +272,9 @@ class WmlClient {
    */
   embed(request, options) {
     const n = this.#native
-    return this.#run(
-      (q, id, body, cancel) => n.embed(q, id, body, options, cancel),
-      request,
-      options,
-      'request',
-      undefined,
-    ).then(embeddingsFrom)
+    return this.#run((q, id, body, cancel, trace) => n.embed(q, id, body, options, cancel, trace), request, options, 'request', undefined, 'embed', '').then(
+      embeddingsFrom,
+    )
   }
 
   /**
@@ -239,40 +311,43 @@ class WmlClient {
    */
   #call(kind, deploymentId, payload, options, what) {
     const n = this.#native
-    return this.#run((q, id, body, cancel) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options, cancel), payload, options, what, parseJson)
+    return this.#run(
+      (q, id, body, cancel, trace) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options, cancel, trace),
+      payload,
+      options,
+      what,
+      parseJson,
+      kind,
+      deploymentId,
+    )
   }
 
   /**
-   * Serialises `payload`, links the caller's signal, and starts the call.
-   * @param {(q: import('../native').CompletionQueue, id: number, body: string | Uint8Array, cancel: import('../native').NativeCancel | undefined) => void} start
+   * Starts the call, observed (a span, metrics) when a provider is registered.
+   * @param {Start} start
    * @param {unknown} payload
    * @param {any} options
    * @param {string} what
    * @param {((text: string) => unknown) | undefined} parse
+   * @param {string} kind the operation (lib/telemetry.js OPS)
+   * @param {unknown} deploymentId
    * @returns {Promise<any>}
    */
-  #run(start, payload, options, what, parse) {
-    try {
-      const body = serialize(payload, what)
-      const signal = signalOf(options)
-      if (signal === undefined) return nativeCall((q, id) => start(q, id, body, undefined), parse)
-      if (signal.aborted) return Promise.reject(abortError(signal))
-      const [cancel, unlink] = link(signal)
-      return nativeCall((q, id) => start(q, id, body, cancel), parse).then(
-        (value) => {
-          unlink?.()
-          return value
-        },
-        (e) => {
-          unlink?.()
-          if (e.code === 'ERR_ABORTED' && signal.reason !== undefined) e.cause = signal.reason
-          throw e
-        },
-      )
-    } catch (e) {
-      return Promise.reject(fromNative(e))
-    }
+  #run(start, payload, options, what, parse, kind, deploymentId) {
+    const call = observe(this.#native, kind, deploymentId, payload)
+    if (call === undefined) return send(start, payload, options, what, parse, undefined)
+    return send(start, payload, options, what, parse, call.trace).then(
+      (value) => {
+        call.finish()
+        return value
+      },
+      (e) => {
+        call.finish(e)
+        throw e
+      },
+    )
   }
+
 
   /**
    * A client configured from the environment, following IBM's SDK
@@ -322,6 +397,8 @@ class EventStream {
   #assembler
   /** @type {Promise<any> | undefined} */
   #result
+  /** @type {import('./telemetry').Observed | undefined} */
+  #observed
 
   /**
    * @param {import('../native').NativeWmlClient} nativeClient
@@ -335,7 +412,7 @@ class EventStream {
     this.#native = nativeClient
     this.#kind = kind
     this.#assembler = new Assembler()
-    this.#args = { deploymentId, options, body: /** @type {string | Uint8Array} */ ('') }
+    this.#args = { deploymentId, options, request, body: /** @type {string | Uint8Array} */ ('') }
     try {
       this.#signal = signalOf(options)
       this.#args.body = serialize(request, 'request')
@@ -367,6 +444,7 @@ class EventStream {
         return { done: true, value: undefined }
       }
       const value = parseJson(text)
+      this.#observed?.chunk()
       this.#assembler.add(value)
       return { done: false, value }
     } catch (e) {
@@ -414,12 +492,16 @@ class EventStream {
     if (signal?.aborted) throw abortError(signal)
     const [cancel, unlink] = link(signal)
     this.#unlink = unlink
-    const { deploymentId, body, options } = this.#args
-    this.#stream = this.#native.openStream(queue, /** @type {any} */ (this.#kind), deploymentId, body, options, cancel)
+    const { deploymentId, body, options, request } = this.#args
+    this.#observed = observe(this.#native, `${this.#kind}_stream`, deploymentId, request)
+    const trace = this.#observed?.trace
+    this.#stream = this.#native.openStream(queue, /** @type {any} */ (this.#kind), deploymentId, body, options, cancel, trace)
     return this.#stream
   }
 
   #finish() {
+    // Closed by the caller (a break, return(), throw()) unless it ended or failed.
+    this.#observed?.finish(this.#failure, !this.#ended && this.#failure === undefined)
     this.#done = true
     this.#unlink?.()
     this.#unlink = undefined

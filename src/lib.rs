@@ -9,6 +9,7 @@ pub mod log;
 pub mod runtime;
 pub mod secret;
 pub mod store;
+pub mod telemetry;
 pub mod wml;
 
 #[cfg(feature = "node")]

@@ -26,6 +26,7 @@ use crate::log::debug;
 use crate::runtime::unpanicked;
 use crate::secret::Secret;
 use crate::store::Store;
+use crate::telemetry;
 use lru::LruCache;
 use parking_lot::Mutex;
 use siphasher::sip128::{Hasher128, SipHasher13};
@@ -45,6 +46,8 @@ const EXPIRY_MARGIN_MS: i64 = 10_000;
 const TIMESTAMP_ROUNDING_MS: i64 = 1_000;
 const REFRESH_BACKOFF_BASE_MS: u64 = 1_000;
 const REFRESH_BACKOFF_CAP_MS: u64 = 60_000;
+/// What a fetch nobody waits for is called (in logs and telemetry).
+const BACKGROUND: &str = "background refresh";
 
 /// Milliseconds on a monotonic clock; replaceable in tests.
 pub trait Clock: Send + Sync {
@@ -368,7 +371,7 @@ impl TokenCache {
         let mut st = entry.state.lock();
         let token = st.token.as_ref().filter(|t| t.usable(now))?.clone();
         if now >= token.refresh_at && now >= st.retry_at {
-            self.start_fetch(entry, &mut st, "background refresh");
+            self.start_fetch(entry, &mut st, BACKGROUND);
         }
         Some(token)
     }
@@ -516,7 +519,17 @@ impl TokenCache {
         }
         st.fetching = true;
         let source = st.source.clone();
-        debug!("{why} for {}", source.describe());
+        debug!(
+            "{why} for {}{}",
+            source.describe(),
+            telemetry::Tag(telemetry::current().as_deref())
+        );
+        // Telemetry (only when someone listens): heard before the waiters are.
+        let watch = telemetry::FetchWatch::start(
+            source.key().kind,
+            || source.describe(),
+            why == BACKGROUND,
+        );
         let known = fleet::Known {
             held: st.token.clone(),
             refused: st.refused,
@@ -524,22 +537,33 @@ impl TokenCache {
         let (cache, entry) = (self.clone(), entry.clone());
         self.runtime.spawn(async move {
             // A panic must not leave the entry marked as fetching forever.
-            let res = unpanicked(cache.obtain(source.clone(), known)).await;
+            // The watch ends with a request to the service; a token taken
+            // from the store drops it (no span for what was not fetched).
+            let res = unpanicked(cache.obtain(source.clone(), known, watch)).await;
             cache.settle(&entry, &*source, res);
         });
     }
 
-    /// One request to the token service, its answer judged (`Schedule`).
-    async fn fetch_direct(&self, source: &dyn TokenSource) -> Result<Arc<Token>> {
+    /// One request to the token service, its answer judged (`Schedule`);
+    /// `watch` (telemetry, when someone listens) hears how it went.
+    async fn fetch_direct(
+        &self,
+        source: &dyn TokenSource,
+        watch: Option<telemetry::FetchWatch>,
+    ) -> Result<Arc<Token>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let sent = self.clock.now_ms();
         let res = unpanicked(source.fetch()).await;
         let arrived = self.clock.now_ms();
-        res.and_then(|f| {
+        let res = res.and_then(|f| {
             let wall = wall_secs();
             let s = Schedule::new(&f, sent, arrived, wall)?;
             Token::new(f, s, wall).map(Arc::new)
-        })
+        });
+        if let Some(w) = watch {
+            w.finish(res.as_ref().err());
+        }
+        res
     }
 
     fn settle(&self, entry: &Entry, source: &dyn TokenSource, res: Result<Arc<Token>>) {

@@ -8,6 +8,7 @@
 
 use super::completion::{CompletionQueue, Outcome};
 use super::options::{self, Reader};
+use super::telemetry::NativeTrace;
 use super::{internal, throw};
 use crate::auth::assume::AssumeSource;
 use crate::auth::bearer::{Given, StaticBearer};
@@ -22,6 +23,7 @@ use crate::auth::vpc::VpcSource;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::store::{Store, StoreOptions};
+use crate::telemetry::within;
 use crate::wml::AuthSpec;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -126,17 +128,20 @@ pub fn fetch_token(
     id: u32,
     #[napi(ts_arg_type = "string")] apikey: Unknown,
     #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
+    trace: Option<&NativeTrace>,
 ) -> napi::Result<(), String> {
     let source = throw(apikey_source(apikey, options))?;
     let entry = global_cache().entry(Arc::new(source));
-    fetch_info(queue, id, entry);
+    fetch_info(queue, id, entry, trace);
     Ok(())
 }
 
-/// Waits for a usable token for `entry` (the cache's single flight).
-fn fetch_info(queue: &CompletionQueue, id: u32, entry: Arc<Entry>) {
+/// Waits for a usable token for `entry` (the cache's single flight); a
+/// traced wait hears of the token request it starts.
+fn fetch_info(queue: &CompletionQueue, id: u32, entry: Arc<Entry>, trace: Option<&NativeTrace>) {
+    let trace = trace.map(|t| t.inner.clone());
     queue.inner.run(id, async move {
-        let t = global_cache().get(&entry).await?;
+        let t = within(trace.as_ref(), global_cache().get(&entry)).await?;
         Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*t))))
     });
 }
@@ -524,9 +529,9 @@ impl NativeAuthenticator {
 
     /// Completes call `id` with the token's `JsTokenInfo`.
     #[napi]
-    pub fn fetch(&mut self, queue: &CompletionQueue, id: u32) {
+    pub fn fetch(&mut self, queue: &CompletionQueue, id: u32, trace: Option<&NativeTrace>) {
         if let Some(entry) = self.current() {
-            return fetch_info(queue, id, entry.clone());
+            return fetch_info(queue, id, entry.clone(), trace);
         }
         match &self.held {
             Held::Cached { .. } => {}

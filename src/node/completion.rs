@@ -145,6 +145,11 @@ impl Queue {
         self.closed.clone()
     }
 
+    /// Whether its environment has gone away.
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
     /// The environment is going away: drop its calls, and start any still
     /// queued so that they do (and release what they hold, such as a stream).
     fn close(&self) {
@@ -157,7 +162,7 @@ impl Queue {
     /// work of this runtime turn, so calls finishing together settle
     /// together; under load, not before the pacer's window since the last
     /// wake-up has passed (the calls finishing meanwhile join the batch).
-    fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
+    pub(super) fn complete(self: &Arc<Self>, id: u32, outcome: Outcome) {
         let first = {
             let mut items = self.items.lock();
             items.push((id, outcome));

@@ -7,6 +7,7 @@
 mod auth;
 mod completion;
 mod options;
+mod telemetry;
 mod wml;
 
 use crate::error::Error;

@@ -4,6 +4,7 @@
 use super::auth::NativeAuthenticator;
 use super::completion::{CompletionQueue, Outcome};
 use super::options::{self, Reader};
+use super::telemetry::NativeTrace;
 use super::throw;
 use crate::auth::global_cache;
 use crate::error::{Error, Result};
@@ -224,8 +225,13 @@ fn is_cpd(instance_id: Option<&str>) -> bool {
     )
 }
 
-/// Per-call options (`signal` is handled in lib/).
-fn call_options(options: Option<Unknown>, cancel: Option<&NativeCancel>) -> Result<CallOptions> {
+/// Per-call options (`signal` is handled in lib/); a traced call's trace
+/// context headers go with its own.
+fn call_options(
+    options: Option<Unknown>,
+    cancel: Option<&NativeCancel>,
+    trace: Option<&NativeTrace>,
+) -> Result<CallOptions> {
     let mut o = match Reader::new(options, "options")? {
         None => CallOptions::default(),
         Some(r) => CallOptions::new(
@@ -234,6 +240,10 @@ fn call_options(options: Option<Unknown>, cancel: Option<&NativeCancel>) -> Resu
         )?,
     };
     o.cancel = cancel.map(|c| c.token.clone());
+    if let Some(t) = trace {
+        o.headers.extend(t.inner.headers.iter().cloned());
+        o.trace = Some(t.inner.clone());
+    }
     Ok(o)
 }
 
@@ -251,6 +261,12 @@ impl NativeWmlClient {
         })
     }
 
+    /// The service URL the calls go to (without a trailing slash).
+    #[napi(getter)]
+    pub fn base(&self) -> String {
+        self.inner.base().to_string()
+    }
+
     /// One plain (not streamed) call: scoring or text generation. Completes
     /// call `id` on `queue` with the response body text.
     #[napi]
@@ -264,9 +280,10 @@ impl NativeWmlClient {
         body: Either<String, Uint8Array>,
         #[napi(ts_arg_type = "RequestOptions | undefined | null")] options: Option<Unknown>,
         cancel: Option<&NativeCancel>,
+        trace: Option<&NativeTrace>,
     ) -> napi::Result<(), String> {
         let deployment_id = throw(options::string_arg(deployment_id, "deploymentId"))?;
-        let o = throw(call_options(options, cancel))?;
+        let o = throw(call_options(options, cancel, trace))?;
         let op = Op::from(kind);
         let (c, body) = (self.inner.clone(), body_bytes(body));
         queue.inner.run_call(
@@ -285,8 +302,9 @@ impl NativeWmlClient {
         body: Either<String, Uint8Array>,
         #[napi(ts_arg_type = "RequestOptions | undefined | null")] options: Option<Unknown>,
         cancel: Option<&NativeCancel>,
+        trace: Option<&NativeTrace>,
     ) -> napi::Result<(), String> {
-        let o = throw(call_options(options, cancel))?;
+        let o = throw(call_options(options, cancel, trace))?;
         let (c, body) = (self.inner.clone(), body_bytes(body));
         queue.inner.run_call(id, async move {
             let e = c.embed(body, &o).await?;
@@ -308,9 +326,10 @@ impl NativeWmlClient {
         body: Either<String, Uint8Array>,
         #[napi(ts_arg_type = "RequestOptions | undefined | null")] options: Option<Unknown>,
         cancel: Option<&NativeCancel>,
+        trace: Option<&NativeTrace>,
     ) -> napi::Result<NativeStream, String> {
         let deployment_id = throw(options::string_arg(deployment_id, "deploymentId"))?;
-        let o = throw(call_options(options, cancel))?;
+        let o = throw(call_options(options, cancel, trace))?;
         let s = throw(self.inner.open_stream(
             Op::from(kind),
             &deployment_id,

@@ -8,6 +8,7 @@ use crate::auth::cache::Token;
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy};
 use crate::log::debug;
+use crate::telemetry::{within, Tag};
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use parking_lot::Mutex;
@@ -49,7 +50,11 @@ impl WmlClient {
             let (resp, _) = self.send_with_token(op, &url, &body, o).await?;
             read_text(resp).await
         };
-        guard(work, o.cancel.as_ref(), self.deadline(o)).await
+        within(
+            o.trace.as_ref(),
+            guard(work, o.cancel.as_ref(), self.deadline(o)),
+        )
+        .await
     }
 
     /// `POST /ml/v1/text/embeddings`, its answer read into `f32`s off the
@@ -73,7 +78,11 @@ impl WmlClient {
                 .await?;
             Ok(Embeddings::join(answers))
         };
-        guard(work, o.cancel.as_ref(), self.deadline(o)).await
+        within(
+            o.trace.as_ref(),
+            guard(work, o.cancel.as_ref(), self.deadline(o)),
+        )
+        .await
     }
 
     /// The bound on a whole call: the call's own, else the client's.
@@ -92,7 +101,13 @@ impl WmlClient {
     ) -> Result<(reqwest::Response, Bearer)> {
         match self.send_retrying(op, url, body, o).await {
             Err((Error::Wml { status: 401, .. }, Some(rejected))) => {
-                debug!("WML answered 401: refreshing the token and trying once more");
+                debug!(
+                    "WML answered 401: refreshing the token and trying once more{}",
+                    Tag(o.trace.as_deref())
+                );
+                if let Some(t) = &o.trace {
+                    t.refresh();
+                }
                 if let Some(hook) = self.rejection_hook(Some(rejected)) {
                     hook();
                 }
@@ -116,7 +131,8 @@ impl WmlClient {
         let r = http::with_retries(
             RetryPolicy::new(self.transport.max_retries),
             |_| async {
-                let bearer = match self.bearer().await {
+                let trace = o.trace.as_deref();
+                let bearer = match self.bearer(trace).await {
                     Ok(b) => b,
                     Err(e) => return Attempt::Fail(e),
                 };
@@ -144,7 +160,15 @@ impl WmlClient {
                     }
                 };
                 let status = resp.status().as_u16();
-                debug!("WML {} {} -> {status}", op.method(), url.path());
+                debug!(
+                    "WML {} {} -> {status}{}",
+                    op.method(),
+                    url.path(),
+                    Tag(trace)
+                );
+                if let Some(t) = trace {
+                    t.answered(status);
+                }
                 if (200..300).contains(&status) {
                     return Attempt::Done((resp, bearer));
                 }
@@ -163,7 +187,16 @@ impl WmlClient {
                     };
                 Attempt::Fail(err)
             },
-            |n, e, d| debug!("WML retry {n} in {d:?} after {}", e.code()),
+            |n, e, d| {
+                debug!(
+                    "WML retry {n} in {d:?} after {}{}",
+                    e.code(),
+                    Tag(o.trace.as_deref())
+                );
+                if let Some(t) = &o.trace {
+                    t.retry(e, d);
+                }
+            },
         )
         .await;
         r.map_err(|e| (e, used.lock().take()))

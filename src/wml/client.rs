@@ -14,6 +14,7 @@ use crate::auth::source::TokenSource;
 use crate::error::{Error, Result};
 use crate::http::{self, Transport, TransportOptions};
 use crate::secret::Secret;
+use crate::telemetry::CallTrace;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -86,6 +87,9 @@ pub struct CallOptions {
     /// Extra headers: `X-Global-Transaction-Id`, trace context.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub cancel: Option<CancellationToken>,
+    /// Set when the caller traces the call: what happens is reported there
+    /// (and its trace context headers are in `headers`).
+    pub trace: Option<Arc<CallTrace>>,
 }
 
 impl CallOptions {
@@ -332,6 +336,11 @@ impl WmlClient {
         })
     }
 
+    /// The service URL the calls go to (without a trailing slash).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The URL of `op` (on deployment `id` for the deployment operations;
     /// `id` is not used by the others).
     pub(super) fn url(&self, op: Op, id: &str) -> Result<reqwest::Url> {
@@ -369,17 +378,28 @@ impl WmlClient {
         Ok((url, body))
     }
 
-    /// The token for the next request.
-    pub(super) async fn bearer(&self) -> Result<Bearer> {
+    /// The token for the next request (a traced call hears whether it had
+    /// to wait for it).
+    pub(super) async fn bearer(&self, trace: Option<&CallTrace>) -> Result<Bearer> {
         match &self.auth {
-            Auth::Static(b) => Ok(Bearer {
-                header: Some(b.current()?.header.clone()),
-                token: None,
-            }),
-            Auth::None => Ok(Bearer {
-                header: None,
-                token: None,
-            }),
+            Auth::Static(b) => {
+                if let Some(t) = trace {
+                    t.auth("bearerToken");
+                }
+                Ok(Bearer {
+                    header: Some(b.current()?.header.clone()),
+                    token: None,
+                })
+            }
+            Auth::None => {
+                if let Some(t) = trace {
+                    t.auth("noAuth");
+                }
+                Ok(Bearer {
+                    header: None,
+                    token: None,
+                })
+            }
             Auth::Cached { source, entry } => {
                 let entry = {
                     let mut e = entry.lock();
@@ -388,7 +408,24 @@ impl WmlClient {
                     }
                     e.clone()
                 };
-                let token = self.cache.get(&entry).await?;
+                let token = match trace {
+                    None => self.cache.get(&entry).await?,
+                    Some(t) => {
+                        let kind = source.key().kind;
+                        match self.cache.peek_entry(&entry) {
+                            Some(token) => {
+                                t.token_hit(kind);
+                                token
+                            }
+                            None => {
+                                let since = std::time::Instant::now();
+                                let r = self.cache.get(&entry).await;
+                                t.token_waited(kind, since, r.as_ref().err());
+                                r?
+                            }
+                        }
+                    }
+                };
                 Ok(Bearer {
                     header: Some(token.bearer.clone()),
                     token: Some(token),

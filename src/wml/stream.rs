@@ -9,6 +9,7 @@ use super::client::{Op, WmlClient};
 use super::{calls::guard, errors, sse, CallOptions};
 use crate::error::{Error, Result};
 use crate::http;
+use crate::telemetry::within;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +64,7 @@ impl WmlClient {
         let (url, body) = self.request(op, id, body)?;
         let (tx, rx) = mpsc::channel(32);
         let me = self.clone();
+        let trace = o.trace.clone();
         let task = crate::runtime::handle().spawn(async move {
             let run = async {
                 // The caller's own timeout bounds the whole stream; the client's
@@ -92,7 +94,7 @@ impl WmlClient {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => {}
-                _ = crate::runtime::unpanicked(async { run.await; Ok(()) }) => {}
+                _ = crate::runtime::unpanicked(async { within(trace.as_ref(), run).await; Ok(()) }) => {}
             }
         });
         Ok(EventStream { rx, task })

@@ -263,12 +263,13 @@ impl TokenCache {
         self: &Arc<Self>,
         source: Arc<dyn TokenSource>,
         known: Known,
+        watch: Option<crate::telemetry::FetchWatch>,
     ) -> Result<Arc<Token>> {
         let Some(store) = self.fleet.store() else {
-            return self.fetch_direct(&*source).await;
+            return self.fetch_direct(&*source, watch).await;
         };
         let Some(slot) = slot_for(&store, &*source) else {
-            return self.fetch_direct(&*source).await;
+            return self.fetch_direct(&*source, watch).await;
         };
         let fleet = &self.fleet;
         match store.read(&slot).await {
@@ -281,14 +282,14 @@ impl TokenCache {
             }
             Err(e) => {
                 fleet.failed(&e);
-                return self.fetch_direct(&*source).await;
+                return self.fetch_direct(&*source, watch).await;
             }
         }
         bump(&fleet.misses);
         let (lease_ttl, _) = *fleet.lease.lock();
         match store.try_lease(&slot, lease_ttl).await {
             Ok(Some(lease)) => {
-                self.fetch_for_fleet(&store, &slot, lease, &*source, &known)
+                self.fetch_for_fleet(&store, &slot, lease, &*source, &known, watch)
                     .await
             }
             Ok(None) => {
@@ -322,11 +323,11 @@ impl TokenCache {
                     "no token came through the store for {}: fetching it here",
                     source.describe()
                 );
-                self.fetch_direct(&*source).await
+                self.fetch_direct(&*source, watch).await
             }
             Err(e) => {
                 fleet.failed(&e);
-                self.fetch_direct(&*source).await
+                self.fetch_direct(&*source, watch).await
             }
         }
     }
@@ -339,6 +340,7 @@ impl TokenCache {
         lease: Lease,
         source: &dyn TokenSource,
         known: &Known,
+        watch: Option<crate::telemetry::FetchWatch>,
     ) -> Result<Arc<Token>> {
         // Someone may have published between our read and our lease.
         if let Ok(Some(t)) = store
@@ -363,7 +365,7 @@ impl TokenCache {
             }
         };
         let fetched = tokio::select! {
-            r = self.fetch_direct(source) => r,
+            r = self.fetch_direct(source, watch) => r,
             () = renewing => unreachable_fetch(),
         };
         if let Ok(t) = &fetched {

@@ -548,3 +548,45 @@ async fn a_replaceable_bearer_an_expired_one_and_no_auth() {
         .contains("authorization:"));
     assert_eq!(srv.hits(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traced_call_sends_its_trace_context_and_reports_what_happened() {
+    let (srv, c) = setup(|_| {}).await;
+    let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let trace = Arc::new(crate::telemetry::CallTrace::new(
+        "0af7651916cd43dd8448eb211c80319c".into(),
+        &[("traceparent".into(), parent.into())],
+    ));
+    let mut o = CallOptions::new(None, None).unwrap();
+    o.headers.extend(trace.headers.iter().cloned());
+    o.trace = Some(trace.clone());
+    srv.push_wml(wml_error(429, "busy", Some("0")));
+    srv.push_wml(wml_error(401, "authentication_token_expired", None));
+    c.score("d", Bytes::from_static(PAYLOAD.as_bytes()), &o)
+        .await
+        .unwrap();
+    let head = srv.last_wml_head.lock().clone().to_ascii_lowercase();
+    assert!(head.contains(&format!("traceparent: {parent}")), "{head}");
+    let r = trace.take();
+    assert_eq!(r.status, Some(200));
+    assert_eq!(
+        r.resends, 2,
+        "one retry, one resend after the refused token"
+    );
+    assert_eq!(r.auth_kind, Some("iam"));
+    // The first lookup and the one after the refused token waited; the retry's was a hit.
+    assert_eq!((r.token_misses, r.token_hits), (2, 1));
+    let names: Vec<&str> = r.events.iter().map(|e| e.name).collect();
+    assert_eq!(
+        names,
+        ["token.wait", "retry", "token.refresh", "token.wait"]
+    );
+    assert_eq!(r.events[1].status, Some(429));
+    assert_eq!(r.fetches.len(), 2, "both token requests were this call's");
+    assert!(r
+        .fetches
+        .iter()
+        .all(|f| f.kind == "iam" && !f.background && f.error.is_none()));
+    assert_eq!(r.fetches[0].endpoint.as_deref(), Some(srv.url.as_str()));
+    assert!(r.events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+}
