@@ -34,24 +34,12 @@ const CLIENT = 2
 const ERROR = 2
 
 /**
- * The operations: the user's method, the HTTP method and the URL template.
+ * The operations: the user's method, the HTTP method and the URL template,
+ * by the key lib/wml.js calls them by (the native list, written once in
+ * src/wml/client.rs).
  * @type {Record<string, [string, string, string]>}
  */
-const OPS = {
-  score: ['score', 'POST', '/ml/v4/deployments/{deployment_id}/predictions'],
-  generate: ['generateText', 'POST', '/ml/v1/deployments/{deployment_id}/text/generation'],
-  generate_stream: ['generateTextStream', 'POST', '/ml/v1/deployments/{deployment_id}/text/generation_stream'],
-  deploymentchat: ['deploymentChat', 'POST', '/ml/v1/deployments/{deployment_id}/text/chat'],
-  deploymentchat_stream: ['deploymentChatStream', 'POST', '/ml/v1/deployments/{deployment_id}/text/chat_stream'],
-  chat: ['chat', 'POST', '/ml/v1/text/chat'],
-  chat_stream: ['chatStream', 'POST', '/ml/v1/text/chat_stream'],
-  modelgenerate: ['modelGenerateText', 'POST', '/ml/v1/text/generation'],
-  modelgenerate_stream: ['modelGenerateTextStream', 'POST', '/ml/v1/text/generation_stream'],
-  embed: ['embed', 'POST', '/ml/v1/text/embeddings'],
-  rerank: ['rerank', 'POST', '/ml/v1/text/rerank'],
-  tokenize: ['tokenize', 'POST', '/ml/v1/text/tokenization'],
-  modelspecs: ['listFoundationModels', 'GET', '/ml/v1/foundation_model_specs'],
-}
+const OPS = Object.fromEntries(native.operations().map(([key, op, method, template]) => [key, [op, method, template]]))
 
 /** `gen_ai.operation.name` of the watsonx.ai inference operations. */
 /** @type {Record<string, string>} */

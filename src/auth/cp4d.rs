@@ -141,8 +141,6 @@ impl TokenSource for Cp4dSource {
         })
     }
 
-    /// No fingerprint of the secret: a password may be weak enough for
-    /// even a short hash to help guess it.
     /// The username and password (or API key) are the same everywhere.
     fn sharing(&self) -> Sharing {
         Sharing::Credential
@@ -152,6 +150,8 @@ impl TokenSource for Cp4dSource {
         self.transport.worst_case()
     }
 
+    /// No fingerprint of the secret: a password may be weak enough for
+    /// even a short hash to help guess it.
     fn describe(&self) -> String {
         format!(
             "Cloud Pak for Data {} user {} with {}",

@@ -85,6 +85,44 @@ impl From<StreamKind> for Op {
     }
 }
 
+/// The key lib/ names an operation by: the call or stream kind (streams
+/// with `_stream`), `embed` for embeddings.
+fn op_key(op: Op) -> String {
+    let kind = match op {
+        Op::Score => "score",
+        Op::Generate | Op::GenerateStream => "generate",
+        Op::DeploymentChat | Op::DeploymentChatStream => "deploymentchat",
+        Op::Chat | Op::ChatStream => "chat",
+        Op::ModelGenerate | Op::ModelGenerateStream => "modelgenerate",
+        Op::Embed => "embed",
+        Op::Rerank => "rerank",
+        Op::Tokenize => "tokenize",
+        Op::ModelSpecs => "modelspecs",
+    };
+    if op.streams() {
+        format!("{kind}_stream")
+    } else {
+        kind.to_string()
+    }
+}
+
+/// Every operation as `[key, the WmlClient method, HTTP method, path
+/// template]` (the path written once, in the core's `Op`).
+#[napi(ts_return_type = "Array<[string, string, string, string]>")]
+pub fn operations() -> Vec<(String, String, String, String)> {
+    Op::ALL
+        .iter()
+        .map(|&op| {
+            (
+                op_key(op),
+                op.api_name().to_string(),
+                op.method().to_string(),
+                op.template().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// An embeddings answer as lib/ receives it: every vector in one
 /// `Float32Array` (lib/ hands out `subarray` views), the other members as
 /// they came.

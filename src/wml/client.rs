@@ -148,23 +148,68 @@ pub enum Op {
     ModelSpecs,
 }
 
+/// The placeholder of a deployment id in `Op::template`.
+const DEPLOYMENT: &str = "{deployment_id}";
+
 impl Op {
-    pub fn path(self, id: &str) -> String {
+    /// Every operation (lib/telemetry.js names its spans from these).
+    pub const ALL: [Op; 13] = [
+        Op::Score,
+        Op::Generate,
+        Op::GenerateStream,
+        Op::DeploymentChat,
+        Op::DeploymentChatStream,
+        Op::Chat,
+        Op::ChatStream,
+        Op::ModelGenerate,
+        Op::ModelGenerateStream,
+        Op::Embed,
+        Op::Rerank,
+        Op::Tokenize,
+        Op::ModelSpecs,
+    ];
+
+    /// The path, with `{deployment_id}` where the deployment goes: the one
+    /// place each operation's URL is written.
+    pub fn template(self) -> &'static str {
         match self {
-            Op::Score => format!("/ml/v4/deployments/{id}/predictions"),
-            Op::Generate => format!("/ml/v1/deployments/{id}/text/generation"),
-            Op::GenerateStream => format!("/ml/v1/deployments/{id}/text/generation_stream"),
-            Op::DeploymentChat => format!("/ml/v1/deployments/{id}/text/chat"),
-            Op::DeploymentChatStream => format!("/ml/v1/deployments/{id}/text/chat_stream"),
-            Op::Chat => "/ml/v1/text/chat".into(),
-            Op::ChatStream => "/ml/v1/text/chat_stream".into(),
-            Op::ModelGenerate => "/ml/v1/text/generation".into(),
-            Op::ModelGenerateStream => "/ml/v1/text/generation_stream".into(),
-            Op::Embed => "/ml/v1/text/embeddings".into(),
-            Op::Rerank => "/ml/v1/text/rerank".into(),
-            Op::Tokenize => "/ml/v1/text/tokenization".into(),
-            Op::ModelSpecs => "/ml/v1/foundation_model_specs".into(),
+            Op::Score => "/ml/v4/deployments/{deployment_id}/predictions",
+            Op::Generate => "/ml/v1/deployments/{deployment_id}/text/generation",
+            Op::GenerateStream => "/ml/v1/deployments/{deployment_id}/text/generation_stream",
+            Op::DeploymentChat => "/ml/v1/deployments/{deployment_id}/text/chat",
+            Op::DeploymentChatStream => "/ml/v1/deployments/{deployment_id}/text/chat_stream",
+            Op::Chat => "/ml/v1/text/chat",
+            Op::ChatStream => "/ml/v1/text/chat_stream",
+            Op::ModelGenerate => "/ml/v1/text/generation",
+            Op::ModelGenerateStream => "/ml/v1/text/generation_stream",
+            Op::Embed => "/ml/v1/text/embeddings",
+            Op::Rerank => "/ml/v1/text/rerank",
+            Op::Tokenize => "/ml/v1/text/tokenization",
+            Op::ModelSpecs => "/ml/v1/foundation_model_specs",
         }
+    }
+
+    /// The `WmlClient` method that makes the call.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Op::Score => "score",
+            Op::Generate => "generateText",
+            Op::GenerateStream => "generateTextStream",
+            Op::DeploymentChat => "deploymentChat",
+            Op::DeploymentChatStream => "deploymentChatStream",
+            Op::Chat => "chat",
+            Op::ChatStream => "chatStream",
+            Op::ModelGenerate => "modelGenerateText",
+            Op::ModelGenerateStream => "modelGenerateTextStream",
+            Op::Embed => "embed",
+            Op::Rerank => "rerank",
+            Op::Tokenize => "tokenize",
+            Op::ModelSpecs => "listFoundationModels",
+        }
+    }
+
+    pub fn path(self, id: &str) -> String {
+        self.template().replace(DEPLOYMENT, id)
     }
 
     pub fn method(self) -> reqwest::Method {
@@ -196,14 +241,7 @@ impl Op {
 
     /// Whether the path names a deployment (the `id` of `path`).
     pub fn on_deployment(self) -> bool {
-        matches!(
-            self,
-            Op::Score
-                | Op::Generate
-                | Op::GenerateStream
-                | Op::DeploymentChat
-                | Op::DeploymentChatStream
-        )
+        self.template().contains(DEPLOYMENT)
     }
 
     /// Whether the body must name a project or a space (`project_id`,
