@@ -18,12 +18,13 @@ use futures_util::FutureExt;
 use parking_lot::Mutex;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::Notify;
 
-type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// Starts one piece of work (on the runtime thread, which builds its future:
+/// a call's future is kilobytes, better allocated there than on the JS thread).
+type Job = Box<dyn FnOnce() + Send>;
 
 struct Runtime {
     handle: Handle,
@@ -64,7 +65,7 @@ impl Runtime {
                 continue;
             }
             for job in jobs {
-                tokio::spawn(job);
+                job();
             }
         }
     }
@@ -74,9 +75,15 @@ pub fn handle() -> Handle {
     runtime().handle.clone()
 }
 
-/// Queues `fut` to run on the runtime; it starts at the next `flush`.
-pub fn submit(fut: impl Future<Output = ()> + Send + 'static) {
-    runtime().jobs.lock().push(Box::pin(fut));
+/// Queues the future `make` builds to run on the runtime; it is built and
+/// started at the next `flush`, on the runtime thread.
+pub fn submit<F>(make: impl FnOnce() -> F + Send + 'static)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    runtime().jobs.lock().push(Box::new(move || {
+        tokio::spawn(make());
+    }));
 }
 
 /// Wakes the runtime for the jobs `submit` queued (one wake-up for all).

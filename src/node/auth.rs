@@ -140,7 +140,7 @@ pub fn fetch_token(
 /// traced wait hears of the token request it starts.
 fn fetch_info(queue: &CompletionQueue, id: u32, entry: Arc<Entry>, trace: Option<&NativeTrace>) {
     let trace = trace.map(|t| t.inner.clone());
-    queue.inner.run(id, async move {
+    queue.inner.run(id, move || async move {
         let t = within(trace.as_ref(), global_cache().get(&entry)).await?;
         Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*t))))
     });
@@ -537,13 +537,13 @@ impl NativeAuthenticator {
             Held::Cached { .. } => {}
             Held::Bearer(b) => {
                 let r = b.current();
-                queue.inner.run(id, async move {
+                queue.inner.run(id, move || async move {
                     Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*r?))))
                 });
             }
             Held::NoAuth => queue
                 .inner
-                .run(id, async move { Err::<Outcome, _>(no_token()) }),
+                .run(id, || async move { Err::<Outcome, _>(no_token()) }),
         }
     }
 

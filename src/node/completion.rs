@@ -96,38 +96,46 @@ impl Queue {
     /// Runs `work` on the shared runtime (from the next `flush`) and
     /// completes `id` with its outcome, unless the environment goes first:
     /// then the work is dropped, unstarted or mid-flight.
-    pub fn run<O: Into<Outcome>>(
+    pub fn run<O: Into<Outcome>, F>(
         self: &Arc<Self>,
         id: u32,
-        work: impl Future<Output = crate::error::Result<O>> + Send + 'static,
-    ) {
+        work: impl FnOnce() -> F + Send + 'static,
+    ) where
+        F: Future<Output = crate::error::Result<O>> + Send + 'static,
+    {
         self.start(id, work, false)
     }
 
     /// As `run`, for a service call whose time (submission to completion)
     /// tells the pacer how long calls take (not a token wait or a stream's
     /// next event, whose time says nothing of that).
-    pub fn run_call<O: Into<Outcome>>(
+    pub fn run_call<O: Into<Outcome>, F>(
         self: &Arc<Self>,
         id: u32,
-        work: impl Future<Output = crate::error::Result<O>> + Send + 'static,
-    ) {
+        work: impl FnOnce() -> F + Send + 'static,
+    ) where
+        F: Future<Output = crate::error::Result<O>> + Send + 'static,
+    {
         self.start(id, work, true)
     }
 
-    fn start<O: Into<Outcome>>(
+    /// `work` builds the call's future on the runtime thread (it is
+    /// kilobytes: the JS thread only boxes the small closure).
+    fn start<O: Into<Outcome>, F>(
         self: &Arc<Self>,
         id: u32,
-        work: impl Future<Output = crate::error::Result<O>> + Send + 'static,
+        work: impl FnOnce() -> F + Send + 'static,
         timed: bool,
-    ) {
+    ) where
+        F: Future<Output = crate::error::Result<O>> + Send + 'static,
+    {
         let q = self.clone();
         let submitted = timed.then(std::time::Instant::now);
-        crate::runtime::submit(async move {
+        crate::runtime::submit(move || async move {
             tokio::select! {
                 biased;
                 _ = q.closed.cancelled() => {}
-                r = crate::runtime::unpanicked(work) => {
+                r = crate::runtime::unpanicked(work()) => {
                     if let Some(t) = submitted {
                         q.pacer.took(t.elapsed());
                     }

@@ -324,10 +324,9 @@ impl NativeWmlClient {
         let o = throw(call_options(options, cancel, trace))?;
         let op = Op::from(kind);
         let (c, body) = (self.inner.clone(), body_bytes(body));
-        queue.inner.run_call(
-            id,
-            async move { c.call(op, &deployment_id, body, &o).await },
-        );
+        queue.inner.run_call(id, move || async move {
+            c.call(op, &deployment_id, body, &o).await
+        });
         Ok(())
     }
 
@@ -344,7 +343,7 @@ impl NativeWmlClient {
     ) -> napi::Result<(), String> {
         let o = throw(call_options(options, cancel, trace))?;
         let (c, body) = (self.inner.clone(), body_bytes(body));
-        queue.inner.run_call(id, async move {
+        queue.inner.run_call(id, move || async move {
             let e = c.embed(body, &o).await?;
             Ok(Outcome::Value(Box::new(NativeEmbeddings::from(e))))
         });
@@ -404,7 +403,7 @@ impl NativeStream {
         let inner = self.inner.clone();
         queue
             .inner
-            .run(id, async move { inner.lock().await.next().await });
+            .run(id, move || async move { inner.lock().await.next().await });
     }
 
     #[napi]
