@@ -398,7 +398,12 @@ function sections(results) {
   const m = results.mainThread
   if (m) {
     const title = 'Where our main-thread time per scoring request goes (HTTPS, `bench/main-thread.js`)'
-    out.push(m.unavailable ? { title, level: 3, notes: [`unavailable: ${m.unavailable}`] } : { title, level: 3, ...accounting(m) })
+    if (m.unavailable) out.push({ title, level: 3, notes: [`unavailable: ${m.unavailable}`] })
+    else {
+      const acc = accounting(m)
+      acc.notes.push('what "the rest" is made of (a context switch per wake-up is its largest item), what was cut and what was tried: bench/MAIN-THREAD.md')
+      out.push({ title, level: 3, ...acc })
+    }
   }
   if (results.inference) out.push(...inference.sections(results.inference))
   if (results.otel) out.push(...otel.sections(results.otel))
