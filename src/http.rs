@@ -287,14 +287,27 @@ fn proxy_configured() -> bool {
 /// Parses a service URL: `https://`, or `http://` only to a loopback host
 /// (a local test server). `what` names the option in the error.
 pub fn parse_service_url(raw: &str, what: &str) -> Result<url::Url> {
+    parse_url(raw, what, is_loopback, "loopback")
+}
+
+/// As `parse_service_url`, with `plain_ok` saying which hosts may be
+/// reached over plain `http://` (`plain_hosts` names them in the error).
+/// Every caller appends paths to the URL, so a query or a fragment (which
+/// would swallow them) is refused, as are credentials.
+pub fn parse_url(
+    raw: &str,
+    what: &str,
+    plain_ok: fn(&url::Url) -> bool,
+    plain_hosts: &str,
+) -> Result<url::Url> {
     let u = url::Url::parse(raw.trim())
         .map_err(|e| Error::invalid(format!("{what} is not a valid URL ({e})")))?;
     match u.scheme() {
         "https" => {}
-        "http" if is_loopback(&u) => {}
+        "http" if plain_ok(&u) => {}
         "http" => {
             return Err(Error::invalid(format!(
-                "{what} uses plain http:// to a host that is not loopback; use https://"
+                "{what} uses plain http:// to a host that is not {plain_hosts}; use https://"
             )))
         }
         s => {
@@ -308,6 +321,11 @@ pub fn parse_service_url(raw: &str, what: &str) -> Result<url::Url> {
     }
     if !u.username().is_empty() || u.password().is_some() {
         return Err(Error::invalid(format!("{what} must not carry credentials")));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(Error::invalid(format!(
+            "{what} must not have a query or fragment"
+        )));
     }
     Ok(u)
 }

@@ -55,10 +55,7 @@ pub fn authorize_url(raw: &str) -> Result<String> {
     } else {
         format!("{u}{API_BASE}{AUTHORIZE_PATH}")
     };
-    let parsed = http::parse_service_url(&full, "url")?;
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(Error::invalid("url must not have a query or fragment"));
-    }
+    http::parse_service_url(&full, "url")?;
     Ok(full)
 }
 

@@ -36,9 +36,6 @@ pub fn token_url(raw: Option<&str>) -> Result<String> {
         ));
     }
     let u = http::parse_service_url(raw, "url")?;
-    if u.query().is_some() || u.fragment().is_some() {
-        return Err(Error::invalid("url must not have a query or fragment"));
-    }
     let text = u.as_str().trim_end_matches('/');
     Ok(if u.path() == "/" {
         format!("{text}{TOKEN_PATH}")

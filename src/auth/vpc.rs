@@ -12,7 +12,7 @@ use super::profile::{By, ProfileOptions};
 use super::service::{self, VPC};
 use super::source::{BoxFuture, Canonical, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
-use crate::http::{Transport, TransportOptions};
+use crate::http::{self, Transport, TransportOptions};
 use crate::secret::Secret;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use std::time::Duration;
@@ -46,29 +46,26 @@ pub struct VpcSource {
 pub fn metadata_url(raw: Option<&str>) -> Result<String> {
     let raw = raw.map(str::trim).filter(|u| !u.is_empty());
     let text = raw.unwrap_or(DEFAULT_VPC_URL);
-    let u = url::Url::parse(text)
-        .map_err(|e| Error::invalid(format!("url is not a valid URL ({e})")))?;
-    let plain_ok = match u.host() {
+    let u = http::parse_url(
+        text,
+        "url",
+        metadata_host,
+        "loopback or the metadata service",
+    )?;
+    Ok(u.as_str().trim_end_matches('/').to_string())
+}
+
+/// The hosts the metadata service may be reached at over plain http://:
+/// link-local, `api.metadata.cloud.ibm.com`, or loopback (tests).
+fn metadata_host(u: &url::Url) -> bool {
+    match u.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_link_local() || ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => {
             d.eq_ignore_ascii_case(METADATA_HOST) || d.eq_ignore_ascii_case("localhost")
         }
         None => false,
-    };
-    match u.scheme() {
-        "https" => {}
-        "http" if plain_ok => {}
-        _ => {
-            return Err(Error::invalid(format!(
-                "url must be https://, or http:// to the metadata service ({DEFAULT_VPC_URL} or http://{METADATA_HOST})"
-            )))
-        }
     }
-    if u.host().is_none() || !u.username().is_empty() || u.password().is_some() {
-        return Err(Error::invalid("url must have a host and no credentials"));
-    }
-    Ok(u.as_str().trim_end_matches('/').to_string())
 }
 
 impl VpcSource {

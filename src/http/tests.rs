@@ -98,3 +98,16 @@ async fn with_retries_stops_after_the_budget() {
     assert!(r.is_err());
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[test]
+fn service_urls_refuse_a_query_or_fragment_that_would_swallow_the_path() {
+    for bad in [
+        "https://iam.example.com?x=1",
+        "https://iam.example.com/#frag",
+        "http://127.0.0.1:1/?a=b",
+    ] {
+        let e = parse_service_url(bad, "url").unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_ARG", "{bad}");
+        assert!(e.message().contains("query or fragment"), "{bad}");
+    }
+}
