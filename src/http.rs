@@ -307,7 +307,7 @@ pub fn parse_url(
         "http" if plain_ok(&u) => {}
         "http" => {
             return Err(Error::invalid(format!(
-                "{what} uses plain http:// to a host that is not {plain_hosts}; use https://"
+                "{what} must be https:// (plain http:// only to {plain_hosts})"
             )))
         }
         s => {

@@ -50,7 +50,7 @@ pub fn metadata_url(raw: Option<&str>) -> Result<String> {
         text,
         "url",
         metadata_host,
-        "loopback or the metadata service",
+        "loopback or the metadata service, http://169.254.169.254 or http://api.metadata.cloud.ibm.com",
     )?;
     Ok(u.as_str().trim_end_matches('/').to_string())
 }
