@@ -277,11 +277,14 @@ function findSource(serviceName, prefix, env, where) {
   return { props: {}, describe: `(environment or ${FILE_NAME})` }
 }
 
+/** This package's own variables (WML_NATIVE_DEBUG, WML_NATIVE_TOKEN_STORE, ...): never a service's settings. */
+const OWN_PREFIX = 'WML_NATIVE_'
+
 /** The `<prefix>*` entries of `obj`, keyed by what follows the prefix. */
 function withPrefix(obj, prefix) {
   const out = {}
   for (const key of Object.keys(obj)) {
-    if (key.startsWith(prefix) && key.length > prefix.length) out[key.slice(prefix.length)] = obj[key]
+    if (key.startsWith(prefix) && key.length > prefix.length && !key.startsWith(OWN_PREFIX)) out[key.slice(prefix.length)] = obj[key]
   }
   return out
 }
