@@ -2,11 +2,12 @@
 //! wire exchange every IAM grant shares (form body in, token out, with the
 //! retry policy of `http` and IAM-shaped errors).
 
+use super::service;
 use super::source::{fingerprint, BoxFuture, Canonical, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy, Transport, TransportOptions};
 use crate::log::debug;
-use crate::secret::{scrub, Secret};
+use crate::secret::Secret;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use std::fmt;
 use std::time::Duration;
@@ -113,9 +114,15 @@ impl IamConfig {
     }
 
     /// One IAM token request with this grant's `form` fields (plus the
-    /// scope, when set), retried per the settings. `secrets` are scrubbed
-    /// from any message IAM echoes back.
+    /// scope, when set), retried per the settings. `secrets` (the grant's)
+    /// and the client secret are scrubbed from anything IAM echoes back.
     pub async fn request(&self, form: &[(&str, &str)], secrets: &[&str]) -> Result<Fetched> {
+        let secrets: Vec<&str> = secrets
+            .iter()
+            .copied()
+            .chain(self.client_secret.as_ref().map(Secret::expose))
+            .collect();
+        let secrets = &secrets[..];
         let client = self.transport.http()?;
         let body = {
             let mut f = url::form_urlencoded::Serializer::new(String::new());
@@ -170,7 +177,7 @@ impl IamConfig {
                     message: format!(
                         "IAM answered {} without a usable access_token: {}",
                         answer.status,
-                        answer.describe_body()
+                        service::described(&answer, secrets)
                     ),
                 }),
             };
@@ -247,7 +254,8 @@ struct IamErrorContext {
 
 fn iam_error(a: &http::Answer, secrets: &[&str]) -> Error {
     let status = a.status;
-    let parsed = serde_json::from_slice::<IamErrorBody>(&a.body).ok();
+    let parsed = service::scrubbed_body(a, secrets)
+        .and_then(|b| serde_json::from_value::<IamErrorBody>(b).ok());
     let (code, msg, rid) = match parsed {
         Some(b) => (
             b.error_code,
@@ -257,9 +265,12 @@ fn iam_error(a: &http::Answer, secrets: &[&str]) -> Error {
         None => (None, None, None),
     };
     let message = match (msg, &code) {
-        (Some(m), Some(c)) => format!("IAM answered {status}: {} ({c})", scrub(&m, secrets)),
-        (Some(m), None) => format!("IAM answered {status}: {}", scrub(&m, secrets)),
-        _ => format!("IAM answered {status} with {}", a.describe_body()),
+        (Some(m), Some(c)) => format!("IAM answered {status}: {m} ({c})"),
+        (Some(m), None) => format!("IAM answered {status}: {m}"),
+        _ => format!(
+            "IAM answered {status} with {}",
+            service::described(a, secrets)
+        ),
     };
     Error::Iam {
         status,

@@ -9,7 +9,7 @@ use super::source::Fetched;
 use crate::error::{AuthFailure, Error, Result};
 use crate::http::{self, Answer, Attempt, RetryPolicy, Transport};
 use crate::log::debug;
-use crate::secret::{scrub, Secret};
+use crate::secret::{scrub, scrub_json, Secret};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
 
@@ -71,7 +71,7 @@ pub async fn exchange(
                             "{} answered {} without a usable {token_field}: {}",
                             svc.name,
                             answer.status,
-                            answer.describe_body()
+                            described(&answer, secrets)
                         ),
                     }),
                 };
@@ -151,9 +151,7 @@ fn text_of(v: &Value, k: &str) -> Option<String> {
 /// context: {requestId}}` (MCSP), or a plain `message` / `error`.
 pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
     let status = a.status;
-    let body: Option<Value> = serde_json::from_slice(&a.body)
-        .ok()
-        .filter(Value::is_object);
+    let body = scrubbed_body(a, secrets);
     let mut f = AuthFailure {
         status,
         service: svc.id,
@@ -172,8 +170,7 @@ pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
         {
             f.error_code = text_of(&errs[0], "code");
             said = text_of(&errs[0], "message");
-            let scrubbed = scrub(&Value::Array(errs.clone()).to_string(), secrets);
-            f.errors = serde_json::from_str(&scrubbed).ok();
+            f.errors = Some(Value::Array(errs.clone()));
             f.trace = text_of(b, "trace");
         }
         f.error_code = f
@@ -193,19 +190,32 @@ pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
         .request_id
         .or_else(|| a.header("x-request-id"))
         .or_else(|| a.header("transaction-id"));
-    f.error_code = f.error_code.map(|c| scrub(&c, secrets));
     f.message = match (said, &f.error_code) {
-        (Some(m), Some(c)) if m != *c => {
-            format!(
-                "{} answered {status}: {} ({c})",
-                svc.name,
-                scrub(&m, secrets)
-            )
-        }
-        (Some(m), _) => format!("{} answered {status}: {}", svc.name, scrub(&m, secrets)),
-        (None, _) => format!("{} answered {status} with {}", svc.name, a.describe_body()),
+        (Some(m), Some(c)) if m != *c => format!("{} answered {status}: {m} ({c})", svc.name),
+        (Some(m), _) => format!("{} answered {status}: {m}", svc.name),
+        (None, _) => format!(
+            "{} answered {status} with {}",
+            svc.name,
+            described(a, secrets)
+        ),
     };
     Error::Auth(Box::new(f))
+}
+
+/// An error answer's body as a JSON object, every string in it scrubbed of
+/// `secrets` (keys too), or None if it is not one.
+pub(crate) fn scrubbed_body(a: &Answer, secrets: &[&str]) -> Option<Value> {
+    let mut body: Value = serde_json::from_slice(&a.body)
+        .ok()
+        .filter(Value::is_object)?;
+    scrub_json(&mut body, secrets);
+    Some(body)
+}
+
+/// `Answer::describe_body` (an HTML page's title may echo what was sent),
+/// scrubbed of `secrets`.
+pub(crate) fn described(a: &Answer, secrets: &[&str]) -> String {
+    scrub(&a.describe_body(), secrets)
 }
 
 #[cfg(test)]

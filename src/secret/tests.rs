@@ -22,3 +22,33 @@ fn scrub_replaces_every_occurrence() {
     let out = scrub("key k3y-secret and again k3y-secret", &["k3y-secret", ""]);
     assert_eq!(out, "key <redacted> and again <redacted>");
 }
+
+#[test]
+fn scrub_json_reaches_escaped_secrets_and_keys() {
+    // Each as a service would write it in JSON: escaped.
+    for secret in AWKWARD_SECRETS {
+        let text = serde_json::json!({
+            "errors": [{ "message": format!("bad key {secret}"), "code": secret }],
+            secret: [secret, 1, null],
+            "trace": format!("{secret}{secret}"),
+        })
+        .to_string();
+        let escaped = text.replace('ä', "\\u00e4");
+        assert!(
+            !escaped.contains(secret),
+            "the text must hold it escaped only"
+        );
+        let mut v: serde_json::Value = serde_json::from_str(&escaped).unwrap();
+        scrub_json(&mut v, &[secret]);
+        let escaped_secret = serde_json::to_string(secret).unwrap();
+        let out = v.to_string();
+        assert!(
+            !out.contains(&escaped_secret[1..escaped_secret.len() - 1]),
+            "{out}"
+        );
+        assert!(!format!("{v:?}").contains(secret), "{v:?}");
+        assert_eq!(v["errors"][0]["message"], "bad key <redacted>");
+        assert_eq!(v["<redacted>"][0], "<redacted>");
+        assert_eq!(v["trace"], "<redacted><redacted>");
+    }
+}

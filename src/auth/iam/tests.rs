@@ -152,3 +152,82 @@ fn iam_errors_are_short_and_scrubbed() {
     assert!(e.message().len() < 200, "{}", e.message());
     assert!(e.message().contains("502 Bad Gateway"));
 }
+
+#[test]
+fn escaped_secrets_never_reach_iam_errors() {
+    for secret in crate::secret::AWKWARD_SECRETS {
+        let body = serde_json::json!({
+            "errorCode": format!("E-{secret}"),
+            "errorMessage": format!("Provided API key {secret} could not be found."),
+            "context": { "requestId": secret },
+        })
+        .to_string()
+        .replace('ä', "\\u00e4");
+        let e = iam_error(
+            &answer(400, body.as_bytes(), "application/json", None),
+            &[secret],
+        );
+        let escaped = serde_json::to_string(secret).unwrap();
+        let escaped = &escaped[1..escaped.len() - 1];
+        let shown = format!("{e:?}");
+        assert!(
+            !shown.contains(secret) && !shown.contains(escaped),
+            "{shown}"
+        );
+        match &e {
+            Error::Iam {
+                iam_error_code,
+                request_id,
+                message,
+                ..
+            } => {
+                assert_eq!(iam_error_code.as_deref(), Some("E-<redacted>"));
+                assert_eq!(request_id.as_deref(), Some("<redacted>"));
+                assert!(message.contains("API key <redacted> could"), "{message}");
+            }
+            _ => unreachable!(),
+        }
+        let page = format!("<html><title>key {secret}</title></html>");
+        let e = iam_error(&answer(502, page.as_bytes(), "text/html", None), &[secret]);
+        assert!(!format!("{e:?}").contains(secret), "{e:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_client_secret_is_scrubbed_without_the_caller_naming_it() {
+    let iam = crate::testutil::FakeIam::start().await;
+    let secret = r#"client"secret\1"#;
+    let body = serde_json::json!({
+        "errorCode": "BXNIM0400E",
+        "errorMessage": format!("client secret {secret} is wrong"),
+        "details": secret,
+    });
+    iam.push(crate::testutil::Reply::Raw(
+        401,
+        "application/json",
+        body.to_string(),
+        None,
+    ));
+    let cfg = IamConfig::new(&IamOptions {
+        url: Some(iam.url.clone()),
+        client_id: Some("bx".into()),
+        client_secret: Some(Secret::new(secret)),
+        ..Default::default()
+    })
+    .unwrap();
+    let e = cfg
+        .request(&[("grant_type", APIKEY_GRANT), ("apikey", "k-1234")], &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_IAM");
+    assert!(
+        e.message().contains("client secret <redacted> is wrong"),
+        "{}",
+        e.message()
+    );
+    let shown = format!("{e:?}");
+    assert!(
+        !shown.contains(secret) && !shown.contains(r#"client\"secret"#),
+        "{shown}"
+    );
+}
