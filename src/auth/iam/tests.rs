@@ -112,9 +112,9 @@ fn debug_output_hides_secrets() {
     let shown = format!("{o:?}");
     assert!(shown.contains("X-Api-Key"));
     assert!(!shown.contains("header-secret-value") && !shown.contains("client-secret-value"));
-    let t: TokenResponse =
-        serde_json::from_str(r#"{"access_token":"tok-value-123","expires_in":3600}"#).unwrap();
-    let f = t.into_fetched(&answer(200, b"", "application/json", None));
+    let body = br#"{"access_token":"tok-value-123","expires_in":3600}"#;
+    let f =
+        service::token_of(&answer(200, body, "application/json", None), "access_token").unwrap();
     assert!(!format!("{f:?}").contains("tok-value-123"));
 }
 
@@ -123,6 +123,7 @@ fn iam_errors_are_short_and_scrubbed() {
     let key = Secret::new("the-api-key-value");
     let body = br#"{"errorCode":"BXNIM0415E","errorMessage":"Provided API key the-api-key-value could not be found.","context":{"requestId":"abc-123"}}"#;
     let e = iam_error(
+        IAM,
         &answer(400, body, "application/json", None),
         &[key.expose()],
     );
@@ -146,6 +147,7 @@ fn iam_errors_are_short_and_scrubbed() {
         "x".repeat(5000)
     );
     let e = iam_error(
+        IAM,
         &answer(502, page.as_bytes(), "text/html", Some("t-1")),
         &[key.expose()],
     );
@@ -164,6 +166,7 @@ fn escaped_secrets_never_reach_iam_errors() {
         .to_string()
         .replace('ä', "\\u00e4");
         let e = iam_error(
+            IAM,
             &answer(400, body.as_bytes(), "application/json", None),
             &[secret],
         );
@@ -188,7 +191,11 @@ fn escaped_secrets_never_reach_iam_errors() {
             _ => unreachable!(),
         }
         let page = format!("<html><title>key {secret}</title></html>");
-        let e = iam_error(&answer(502, page.as_bytes(), "text/html", None), &[secret]);
+        let e = iam_error(
+            IAM,
+            &answer(502, page.as_bytes(), "text/html", None),
+            &[secret],
+        );
         assert!(!format!("{e:?}").contains(secret), "{e:?}");
     }
 }
