@@ -287,8 +287,11 @@ fn deliver(f: Fetch) {
     }
 }
 
-/// Times one token fetch: made by the cache when it starts one, finished
-/// when the answer is in. `None` (nothing to do) unless someone listens.
+/// Times one token request: made by the cache when it starts a fetch (that
+/// is when the traced call that caused it is known), timed from `begin`
+/// (the request to the service, after any wait on the token store),
+/// finished when the answer is in. `None` (nothing to do) unless someone
+/// listens.
 pub struct FetchWatch {
     origin: Option<Arc<CallTrace>>,
     fetch: Fetch,
@@ -318,6 +321,13 @@ impl FetchWatch {
                 error: None,
             },
         })
+    }
+
+    /// The request to the token service goes out now: its time counts from
+    /// here.
+    pub fn begin(mut self) -> Self {
+        self.fetch.start_ms = now_ms();
+        self
     }
 
     pub fn finish(mut self, error: Option<&Error>) {

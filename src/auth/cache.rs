@@ -524,7 +524,9 @@ impl TokenCache {
             source.describe(),
             telemetry::Tag(telemetry::current().as_deref())
         );
-        // Telemetry (only when someone listens): heard before the waiters are.
+        // Telemetry (only when someone listens): heard before the waiters
+        // are. The call that caused the fetch is known here; the request's
+        // time starts in `fetch_direct`, after any wait on the token store.
         let watch = telemetry::FetchWatch::start(
             source.key().kind,
             || source.describe(),
@@ -552,6 +554,7 @@ impl TokenCache {
         watch: Option<telemetry::FetchWatch>,
     ) -> Result<Arc<Token>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let watch = watch.map(telemetry::FetchWatch::begin);
         let sent = self.clock.now_ms();
         let res = unpanicked(source.fetch()).await;
         let arrived = self.clock.now_ms();

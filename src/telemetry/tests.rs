@@ -113,3 +113,20 @@ async fn a_fetch_started_by_a_traced_call_is_reported_to_it() {
     .await;
     assert!(bg.is_none(), "nobody listens to background refreshes here");
 }
+
+#[tokio::test]
+async fn a_fetch_is_timed_from_its_request_not_from_its_start() {
+    let t = Arc::new(CallTrace::new(String::new(), &[]));
+    let w = within(Some(&t), async {
+        FetchWatch::start("iam", || "IAM http://127.0.0.1:9 key #000000".into(), false)
+    })
+    .await
+    .expect("a traced call listens");
+    // A wait on the token store, say: not part of the request.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let begun = now_ms();
+    w.begin().finish(None);
+    let f = &t.take().fetches[0];
+    assert!(f.start_ms >= begun, "{} < {begun}", f.start_ms);
+    assert!(f.end_ms >= f.start_ms);
+}
