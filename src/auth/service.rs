@@ -63,7 +63,7 @@ pub async fn exchange(
             let req = build(&client)
                 .headers(transport.headers.clone())
                 .timeout(transport.timeout);
-            let answer = match Answer::read(req, &what, MAX_BODY).await {
+            let answer = match Answer::read(transport, req, &what, MAX_BODY).await {
                 Ok(a) => a,
                 Err(e) => return http::transport_attempt(e),
             };
