@@ -143,13 +143,9 @@ impl CallTrace {
         self.report.lock().take().unwrap_or_default()
     }
 
-    fn with(&self, f: impl FnOnce(&mut Report)) -> bool {
-        match self.report.lock().as_mut() {
-            Some(r) => {
-                f(r);
-                true
-            }
-            None => false,
+    fn with(&self, f: impl FnOnce(&mut Report)) {
+        if let Some(r) = self.report.lock().as_mut() {
+            f(r);
         }
     }
 

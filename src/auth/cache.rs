@@ -20,7 +20,7 @@
 //! `peek_entry` is the hot path: no allocation, no async, one uncontended lock.
 
 use super::jwt;
-use super::source::{fingerprint, Fetched, SourceKey, TokenSource};
+use super::source::{Fetched, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::log::debug;
 use crate::runtime::unpanicked;
@@ -75,15 +75,18 @@ impl Clock for SystemClock {
 }
 
 /// A clock tests move by hand.
+#[cfg(test)]
 #[derive(Default)]
 pub struct ManualClock(AtomicU64);
 
+#[cfg(test)]
 impl ManualClock {
     pub fn advance(&self, ms: u64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
 }
 
+#[cfg(test)]
 impl Clock for ManualClock {
     fn now_ms(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
@@ -620,11 +623,6 @@ fn wall_secs() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// The log label of a credential (see `source::fingerprint`).
-pub fn label(secret: &Secret) -> String {
-    fingerprint(secret.expose())
 }
 
 pub mod fleet;

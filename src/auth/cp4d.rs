@@ -106,10 +106,6 @@ impl Cp4dSource {
             transport,
         })
     }
-
-    pub fn token_url(&self) -> &str {
-        &self.url
-    }
 }
 
 impl TokenSource for Cp4dSource {

@@ -212,10 +212,6 @@ impl ApikeySource {
         };
         Ok(ApikeySource { cfg, key })
     }
-
-    pub fn config(&self) -> &IamConfig {
-        &self.cfg
-    }
 }
 
 impl TokenSource for ApikeySource {

@@ -234,18 +234,6 @@ impl StoreError {
             StoreError::Redis(format!("{target}: {e}"))
         }
     }
-
-    /// A short stable name, for counting.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            StoreError::Unavailable => "unavailable",
-            StoreError::Timeout(_) => "timeout",
-            StoreError::Connect(_) => "connect",
-            StoreError::Tls(_) => "tls",
-            StoreError::Redis(_) => "redis",
-            StoreError::Random => "random",
-        }
-    }
 }
 
 impl fmt::Display for StoreError {
