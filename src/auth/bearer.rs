@@ -10,7 +10,7 @@ use crate::secret::Secret;
 use parking_lot::RwLock;
 use reqwest::header::HeaderValue;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// One token as given: its text, its header, its JWT time claims.
 pub struct Given {
@@ -46,7 +46,7 @@ impl StaticBearer {
     /// The token for a request now, unless its JWT says it has expired.
     pub fn current(&self) -> Result<Arc<Given>> {
         let g = self.0.read().clone();
-        check_expiry(&g.claims, now_secs())?;
+        check_expiry(&g.claims, jwt::wall_secs())?;
         Ok(g)
     }
 }
@@ -83,13 +83,6 @@ pub fn check_expiry(c: &jwt::Claims, now: i64) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
