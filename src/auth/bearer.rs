@@ -57,15 +57,23 @@ fn given(token: Secret) -> Result<Given> {
             "the bearer token must be a non-empty string",
         ));
     }
-    let mut header = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|_| Error::invalid("the bearer token has characters not allowed in a header"))?;
-    header.set_sensitive(true);
+    let header = authorization(&token)
+        .ok_or_else(|| Error::invalid("the bearer token has characters not allowed in a header"))?;
     let claims = jwt::claims(token.expose()).unwrap_or_default();
     Ok(Given {
         token,
         header,
         claims,
     })
+}
+
+/// `Bearer <token>` as a header value marked sensitive, or None if the
+/// token has characters a header may not hold.
+pub fn authorization(token: &Secret) -> Option<HeaderValue> {
+    let text = zeroize::Zeroizing::new(format!("Bearer {}", token.expose()));
+    let mut value = HeaderValue::from_str(&text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// Refuses a token whose `exp` is at or before `now` (epoch seconds).

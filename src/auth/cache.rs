@@ -190,13 +190,11 @@ impl Schedule {
 
 impl Token {
     pub fn new(f: Fetched, s: Schedule) -> Result<Token> {
-        let mut bearer =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", f.access_token.expose()))
-                .map_err(|_| Error::BadResponse {
-                    status: 200,
-                    message: "the access token has characters not allowed in a header".into(),
-                })?;
-        bearer.set_sensitive(true);
+        let bearer =
+            super::bearer::authorization(&f.access_token).ok_or_else(|| Error::BadResponse {
+                status: 200,
+                message: "the access token has characters not allowed in a header".into(),
+            })?;
         let life_secs = (s.life_ms / 1000) as i64;
         Ok(Token {
             serial: next_serial(),
