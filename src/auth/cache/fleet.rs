@@ -295,20 +295,12 @@ impl TokenCache {
                     "another process is fetching the token for {}: waiting for it",
                     source.describe()
                 );
-                let adopted = Mutex::new(None);
-                let accept = |s: &Stored| {
-                    let t = self.adopt(s, &known);
-                    let ok = t.is_some();
-                    *adopted.lock() = t;
-                    ok
-                };
-                match store.wait(&slot, max_wait, accept).await {
-                    Ok(Some(_)) => {
-                        if let Some(t) = adopted.lock().take() {
-                            bump(&fleet.hits);
-                            debug!("token for {} from the token store", source.describe());
-                            return Ok(t);
-                        }
+                let adopt = |s: &Stored| self.adopt(s, &known);
+                match store.wait(&slot, max_wait, adopt).await {
+                    Ok(Some(t)) => {
+                        bump(&fleet.hits);
+                        debug!("token for {} from the token store", source.describe());
+                        return Ok(t);
                     }
                     Ok(None) => {}
                     Err(e) => fleet.failed(&e),
