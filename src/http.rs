@@ -189,18 +189,9 @@ impl Transport {
     /// `with_retries`: every attempt timing out, and the longest back-off
     /// between them (a server's `Retry-After` aside).
     pub fn worst_case(&self) -> Duration {
-        let policy = RetryPolicy::new(self.max_retries);
-        let backoff: Duration = (0..self.max_retries)
-            .map(|n| {
-                policy
-                    .base
-                    .saturating_mul(1u32 << n.min(20))
-                    .min(policy.cap)
-            })
-            .sum();
         self.timeout
             .saturating_mul(self.max_retries.saturating_add(1))
-            .saturating_add(backoff)
+            .saturating_add(RetryPolicy::new(self.max_retries).longest_backoff())
     }
 
     /// Adds what identifies these settings to a cache key: everything but
@@ -436,12 +427,22 @@ impl RetryPolicy {
         if let Some(ra) = retry_after {
             return ra.min(MAX_RETRY_AFTER);
         }
-        let exp = self
-            .base
-            .saturating_mul(1u32.checked_shl(retry.min(20)).unwrap_or(u32::MAX))
-            .min(self.cap);
-        let half = exp / 2;
+        let half = self.ceiling(retry) / 2;
         half + half.mul_f64(jitter())
+    }
+
+    /// The longest back-off before retry number `retry` (0-based):
+    /// `base * 2^retry`, capped.
+    fn ceiling(&self, retry: u32) -> Duration {
+        self.base
+            .saturating_mul(1u32 << retry.min(20))
+            .min(self.cap)
+    }
+
+    /// The longest all the retries wait in back-off together (a server's
+    /// `Retry-After` aside).
+    pub fn longest_backoff(&self) -> Duration {
+        (0..self.max_retries).map(|n| self.ceiling(n)).sum()
     }
 }
 

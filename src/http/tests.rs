@@ -297,3 +297,18 @@ async fn guarded_requests_through_env_proxies() {
         e.message()
     );
 }
+
+#[test]
+fn the_worst_case_is_every_attempt_timing_out_and_the_longest_backoffs() {
+    let t = Transport::new(&TransportOptions::default(), Duration::from_secs(10)).unwrap();
+    // 4 attempts of 10 s, and at most 250 ms + 500 ms + 1 s between them.
+    assert_eq!(t.worst_case(), Duration::from_millis(41_750));
+    let p = RetryPolicy::new(8);
+    assert_eq!(
+        p.longest_backoff(),
+        Duration::from_millis(250 * (1 + 2 + 4 + 8 + 16 + 32)) + 2 * p.cap
+    );
+    for retry in 0..8 {
+        assert!(p.delay(retry, None) <= p.ceiling(retry));
+    }
+}
