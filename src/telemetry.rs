@@ -294,13 +294,9 @@ pub struct FetchWatch {
 }
 
 impl FetchWatch {
-    /// A fetch of `kind` from the service `describe` names. A foreground
-    /// fetch started by a traced call is reported to that call.
-    pub fn start(
-        kind: &'static str,
-        describe: impl FnOnce() -> String,
-        background: bool,
-    ) -> Option<Self> {
+    /// A fetch of `kind` from the service at `endpoint` (a URL). A
+    /// foreground fetch started by a traced call is reported to that call.
+    pub fn start(kind: &'static str, endpoint: Option<&str>, background: bool) -> Option<Self> {
         let origin = if background { None } else { current() };
         if origin.is_none() && !OBSERVING.load(Ordering::Relaxed) {
             return None;
@@ -309,7 +305,7 @@ impl FetchWatch {
             origin,
             fetch: Fetch {
                 kind,
-                endpoint: endpoint(&describe()),
+                endpoint: endpoint.and_then(origin_of),
                 background,
                 start_ms: now_ms(),
                 end_ms: 0.0,
@@ -346,14 +342,10 @@ impl FetchWatch {
     }
 }
 
-/// The origin of the first URL in a source's description (every token
-/// source names its service URL there; never its credential).
-fn endpoint(describe: &str) -> Option<String> {
-    describe
-        .split_whitespace()
-        .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
-        .find_map(|w| url::Url::parse(w).ok())
-        .map(|u| u.origin().ascii_serialization())
+/// The origin of a token service's URL (`TokenSource::endpoint`).
+fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    u.has_host().then(|| u.origin().ascii_serialization())
 }
 
 #[cfg(test)]

@@ -525,11 +525,8 @@ impl TokenCache {
         // Telemetry (only when someone listens): heard before the waiters
         // are. The call that caused the fetch is known here; the request's
         // time starts in `fetch_direct`, after any wait on the token store.
-        let watch = telemetry::FetchWatch::start(
-            source.key().kind,
-            || source.describe(),
-            why == BACKGROUND,
-        );
+        let watch =
+            telemetry::FetchWatch::start(source.key().kind, source.endpoint(), why == BACKGROUND);
         let known = fleet::Known {
             held: st.token.clone(),
             refused: st.refused,

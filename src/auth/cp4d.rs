@@ -139,6 +139,10 @@ impl TokenSource for Cp4dSource {
         Sharing::Credential
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.url)
+    }
+
     fn fetch_budget(&self) -> std::time::Duration {
         self.transport.worst_case()
     }

@@ -235,6 +235,10 @@ impl TokenSource for ApikeySource {
         })
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.cfg.base_url)
+    }
+
     fn fetch_budget(&self) -> Duration {
         self.cfg.transport.worst_case()
     }

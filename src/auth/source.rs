@@ -147,6 +147,12 @@ pub trait TokenSource: Send + Sync + 'static {
     /// the host, a fingerprint of the credential.
     fn describe(&self) -> String;
 
+    /// The URL of the token service it asks (never holding a credential):
+    /// telemetry names the service by its origin.
+    fn endpoint(&self) -> Option<&str> {
+        None
+    }
+
     /// How its tokens may be shared through the fleet token store. No
     /// default: a kind whose cache credential is not a secret (a file path,
     /// a profile name) must never seal with it.

@@ -176,6 +176,10 @@ impl TokenSource for VpcSource {
         }
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.base)
+    }
+
     /// The identity token, then the IAM token.
     fn fetch_budget(&self) -> Duration {
         self.transport.worst_case().saturating_mul(2)
