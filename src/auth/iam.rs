@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::http::{self, Transport, TransportOptions};
 use crate::secret::Secret;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use std::fmt;
 use std::time::Duration;
 
 pub const DEFAULT_IAM_URL: &str = "https://iam.cloud.ibm.com";
@@ -16,8 +15,10 @@ const TOKEN_PATH: &str = "/identity/token";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const APIKEY_GRANT: &str = "urn:ibm:params:oauth:grant-type:apikey";
 
-/// IAM settings as a caller gives them (the JS `IamOptions`), before validation.
-#[derive(Clone, Default)]
+/// IAM settings as a caller gives them (the JS `IamOptions`), before
+/// validation. `Debug` shows no secret: `Secret` and `TransportOptions`
+/// redact themselves.
+#[derive(Clone, Debug, Default)]
 pub struct IamOptions {
     pub url: Option<String>,
     pub client_id: Option<String>,
@@ -26,20 +27,9 @@ pub struct IamOptions {
     pub transport: TransportOptions,
 }
 
-impl fmt::Debug for IamOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IamOptions")
-            .field("url", &self.url)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("scope", &self.scope)
-            .field("transport", &self.transport)
-            .finish()
-    }
-}
-
-/// Validated settings for requests to IAM (any grant).
-#[derive(Clone)]
+/// Validated settings for requests to IAM (any grant). `Debug` shows no
+/// secret: `Secret` and `Transport` redact themselves.
+#[derive(Clone, Debug)]
 pub struct IamConfig {
     /// Canonical base URL (no trailing slash, no `/identity/token`).
     pub base_url: String,
@@ -48,18 +38,6 @@ pub struct IamConfig {
     pub client_secret: Option<Secret>,
     pub scope: Option<String>,
     pub transport: Transport,
-}
-
-impl fmt::Debug for IamConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IamConfig")
-            .field("token_url", &self.token_url)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("scope", &self.scope)
-            .field("transport", &self.transport)
-            .finish()
-    }
 }
 
 /// The part of a configured IAM URL that identifies the service: trailing

@@ -238,3 +238,26 @@ async fn the_client_secret_is_scrubbed_without_the_caller_naming_it() {
         "{shown}"
     );
 }
+
+#[test]
+fn derived_debug_shows_no_key_or_token() {
+    let body = br#"{"access_token":"tok-value-123","refresh_token":"refresh-value-456","expires_in":3600}"#;
+    let f =
+        service::token_of(&answer(200, body, "application/json", None), "access_token").unwrap();
+    let cfg = IamConfig::new(&IamOptions {
+        client_id: Some("bx".into()),
+        client_secret: Some(Secret::new("client-secret-value")),
+        ..Default::default()
+    })
+    .unwrap();
+    let src = ApikeySource::new(Secret::new("the-api-key-value"), cfg).unwrap();
+    let shown = format!("{f:?} {:?} {:?}", src.key(), src.key().clone());
+    for secret in [
+        "tok-value-123",
+        "refresh-value-456",
+        "the-api-key-value",
+        "client-secret-value",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
