@@ -330,18 +330,21 @@ pub fn header_map(headers: &[(String, String)], what: &str) -> Result<HeaderMap>
     Ok(map)
 }
 
+/// The variables reqwest takes a proxy from.
+const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// Whether the environment names a proxy (as reqwest reads it).
 fn proxy_configured() -> bool {
-    [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ]
-    .iter()
-    .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+    PROXY_VARS
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
 /// Parses a service URL: `https://`, or `http://` only to a loopback host

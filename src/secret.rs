@@ -108,5 +108,23 @@ pub(crate) const AWKWARD_SECRETS: [&str; 4] = [
     "pa\u{1}ss-word",
 ];
 
+/// `v` as a service writes it: JSON text, with non-ASCII letters escaped
+/// too (`\u00e4`), so that no `AWKWARD_SECRETS` entry stands in it plain.
+#[cfg(test)]
+pub(crate) fn as_service_writes(v: &serde_json::Value) -> String {
+    v.to_string().replace('ä', "\\u00e4")
+}
+
+/// Fails if `shown` holds `secret`, plain or JSON-escaped.
+#[cfg(test)]
+pub(crate) fn assert_hidden(shown: &str, secret: &str) {
+    let escaped = serde_json::to_string(secret).unwrap_or_default();
+    let escaped = escaped.trim_matches('"');
+    assert!(
+        !shown.contains(secret) && !shown.contains(escaped),
+        "a secret shows in {shown}"
+    );
+}
+
 #[cfg(test)]
 mod tests;
