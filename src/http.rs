@@ -189,18 +189,9 @@ impl Transport {
     /// `with_retries`: every attempt timing out, and the longest back-off
     /// between them (a server's `Retry-After` aside).
     pub fn worst_case(&self) -> Duration {
-        let policy = RetryPolicy::new(self.max_retries);
-        let backoff: Duration = (0..self.max_retries)
-            .map(|n| {
-                policy
-                    .base
-                    .saturating_mul(1u32 << n.min(20))
-                    .min(policy.cap)
-            })
-            .sum();
         self.timeout
             .saturating_mul(self.max_retries.saturating_add(1))
-            .saturating_add(backoff)
+            .saturating_add(RetryPolicy::new(self.max_retries).longest_backoff())
     }
 
     /// Adds what identifies these settings to a cache key: everything but
@@ -224,6 +215,75 @@ impl Transport {
 
     pub fn http(&self) -> Result<reqwest::Client> {
         client(&self.client)
+    }
+
+    /// Sends `req` (built on this transport's client). Transport failures
+    /// come back as our errors; `what` names the request in them. In test
+    /// runs, a request that would leave the machine is refused here (see
+    /// `check_loopback_only`).
+    pub async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response> {
+        let (client, req) = req.build_split();
+        let req = req.map_err(|e| transport_error(&e, what))?;
+        check_loopback_only(req.url(), &self.client, what)?;
+        client
+            .execute(req)
+            .await
+            .map_err(|e| transport_error(&e, what))
+    }
+}
+
+/// Set (non-empty) in test runs: a request whose connection would go
+/// anywhere but loopback fails at once, before anything is sent.
+pub const LOOPBACK_ONLY_VAR: &str = "WML_NATIVE_TEST_LOOPBACK_ONLY";
+
+fn loopback_only() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os(LOOPBACK_ONLY_VAR).is_some_and(|v| !v.is_empty()))
+}
+
+/// `ERR_INVALID_ARG` when `LOOPBACK_ONLY_VAR` is set and a request to `url`
+/// with `client`'s settings would connect anywhere but loopback.
+fn check_loopback_only(url: &url::Url, client: &ClientOptions, what: &str) -> Result<()> {
+    if !loopback_only() {
+        return Ok(());
+    }
+    loopback_refusal(url, client, what).map_or(Ok(()), Err)
+}
+
+/// The refusal of `check_loopback_only` (whatever the variable says), naming
+/// only the host (never the URL, its query or a proxy's credentials).
+fn loopback_refusal(url: &url::Url, client: &ClientOptions, what: &str) -> Option<Error> {
+    let host = connect_host(url, client);
+    if host.as_ref().is_some_and(is_loopback_host) {
+        return None;
+    }
+    let host = host.map_or_else(|| "a URL without a host".into(), |h| h.to_string());
+    Some(Error::invalid(format!(
+        "{what} refused: {LOOPBACK_ONLY_VAR} is set and {host} is not loopback"
+    )))
+}
+
+/// Where a request to `url` connects: the proxy's host when one applies
+/// (the caller's `proxy`, else the one reqwest takes from HTTPS_PROXY /
+/// HTTP_PROXY / ALL_PROXY unless NO_PROXY names the host), else the URL's.
+fn connect_host(url: &url::Url, client: &ClientOptions) -> Option<url::Host> {
+    let proxy = match &client.proxy {
+        Some(p) => Some(p.as_str().to_string()),
+        None if proxy_configured() => {
+            static ENV: OnceLock<hyper_util::client::proxy::matcher::Matcher> = OnceLock::new();
+            let env = ENV.get_or_init(hyper_util::client::proxy::matcher::Matcher::from_env);
+            let uri: http::Uri = url.as_str().parse().ok()?;
+            env.intercept(&uri).map(|i| i.uri().to_string())
+        }
+        None => None,
+    };
+    match proxy {
+        Some(p) => url::Url::parse(&p).ok()?.host().map(|h| h.to_owned()),
+        None => url.host().map(|h| h.to_owned()),
     }
 }
 
@@ -270,18 +330,21 @@ pub fn header_map(headers: &[(String, String)], what: &str) -> Result<HeaderMap>
     Ok(map)
 }
 
+/// The variables reqwest takes a proxy from.
+const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// Whether the environment names a proxy (as reqwest reads it).
 fn proxy_configured() -> bool {
-    [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ]
-    .iter()
-    .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+    PROXY_VARS
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
 /// Parses a service URL: `https://`, or `http://` only to a loopback host
@@ -331,11 +394,15 @@ pub fn parse_url(
 }
 
 fn is_loopback(u: &url::Url) -> bool {
-    match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
+    u.host().is_some_and(|h| is_loopback_host(&h))
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback_host<S: AsRef<str>>(h: &url::Host<S>) -> bool {
+    match h {
+        url::Host::Domain(d) => d.as_ref().eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
     }
 }
 
@@ -363,12 +430,22 @@ impl RetryPolicy {
         if let Some(ra) = retry_after {
             return ra.min(MAX_RETRY_AFTER);
         }
-        let exp = self
-            .base
-            .saturating_mul(1u32.checked_shl(retry.min(20)).unwrap_or(u32::MAX))
-            .min(self.cap);
-        let half = exp / 2;
+        let half = self.ceiling(retry) / 2;
         half + half.mul_f64(jitter())
+    }
+
+    /// The longest back-off before retry number `retry` (0-based):
+    /// `base * 2^retry`, capped.
+    fn ceiling(&self, retry: u32) -> Duration {
+        self.base
+            .saturating_mul(1u32 << retry.min(20))
+            .min(self.cap)
+    }
+
+    /// The longest all the retries wait in back-off together (a server's
+    /// `Retry-After` aside).
+    pub fn longest_backoff(&self) -> Duration {
+        (0..self.max_retries).map(|n| self.ceiling(n)).sum()
     }
 }
 
@@ -447,11 +524,17 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Sends `req` and reads the answer, up to `limit` bytes of body (more
-    /// is cut, and then fails to parse as whatever was expected). Transport
-    /// failures come back as our errors; `what` names the request in them.
-    pub async fn read(req: reqwest::RequestBuilder, what: &str, limit: usize) -> Result<Answer> {
-        let resp = req.send().await.map_err(|e| transport_error(&e, what))?;
+    /// Sends `req` with `transport` (`Transport::send`) and reads the
+    /// answer, up to `limit` bytes of body (more is cut, and then fails to
+    /// parse as whatever was expected). Transport failures come back as our
+    /// errors; `what` names the request in them.
+    pub async fn read(
+        transport: &Transport,
+        req: reqwest::RequestBuilder,
+        what: &str,
+        limit: usize,
+    ) -> Result<Answer> {
+        let resp = transport.send(req, what).await?;
         Self::from_response(resp, what, limit).await
     }
 

@@ -75,5 +75,56 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
     out
 }
 
+/// `scrub` on every string of a JSON value a service sent (object keys
+/// included), in place. Scrubbing the value, not its text, matters: in JSON
+/// text a secret with a quote, a backslash or a control character is
+/// escaped, and would slip past a search for its plain form.
+pub fn scrub_json(v: &mut serde_json::Value, secrets: &[&str]) {
+    use serde_json::Value;
+    let holds = |t: &str| secrets.iter().any(|s| s.len() >= 4 && t.contains(s));
+    match v {
+        Value::String(t) if holds(t) => *t = scrub(t, secrets),
+        Value::Array(items) => items.iter_mut().for_each(|x| scrub_json(x, secrets)),
+        Value::Object(map) => {
+            if map.keys().any(|k| holds(k)) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, x)| (scrub(&k, secrets), x))
+                    .collect();
+            }
+            map.values_mut().for_each(|x| scrub_json(x, secrets));
+        }
+        _ => {}
+    }
+}
+
+/// Secrets with characters JSON escapes (a quote, a backslash, non-ASCII
+/// letters, a control character), for tests of scrubbing.
+#[cfg(test)]
+pub(crate) const AWKWARD_SECRETS: [&str; 4] = [
+    r#"pa"ss-word"#,
+    r"pa\ss-word",
+    "pässwörd-ü",
+    "pa\u{1}ss-word",
+];
+
+/// `v` as a service writes it: JSON text, with non-ASCII letters escaped
+/// too (`\u00e4`), so that no `AWKWARD_SECRETS` entry stands in it plain.
+#[cfg(test)]
+pub(crate) fn as_service_writes(v: &serde_json::Value) -> String {
+    v.to_string().replace('ä', "\\u00e4")
+}
+
+/// Fails if `shown` holds `secret`, plain or JSON-escaped.
+#[cfg(test)]
+pub(crate) fn assert_hidden(shown: &str, secret: &str) {
+    let escaped = serde_json::to_string(secret).unwrap_or_default();
+    let escaped = escaped.trim_matches('"');
+    assert!(
+        !shown.contains(secret) && !shown.contains(escaped),
+        "a secret shows in {shown}"
+    );
+}
+
 #[cfg(test)]
 mod tests;

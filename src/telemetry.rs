@@ -143,13 +143,9 @@ impl CallTrace {
         self.report.lock().take().unwrap_or_default()
     }
 
-    fn with(&self, f: impl FnOnce(&mut Report)) -> bool {
-        match self.report.lock().as_mut() {
-            Some(r) => {
-                f(r);
-                true
-            }
-            None => false,
+    fn with(&self, f: impl FnOnce(&mut Report)) {
+        if let Some(r) = self.report.lock().as_mut() {
+            f(r);
         }
     }
 
@@ -287,21 +283,20 @@ fn deliver(f: Fetch) {
     }
 }
 
-/// Times one token fetch: made by the cache when it starts one, finished
-/// when the answer is in. `None` (nothing to do) unless someone listens.
+/// Times one token request: made by the cache when it starts a fetch (that
+/// is when the traced call that caused it is known), timed from `begin`
+/// (the request to the service, after any wait on the token store),
+/// finished when the answer is in. `None` (nothing to do) unless someone
+/// listens.
 pub struct FetchWatch {
     origin: Option<Arc<CallTrace>>,
     fetch: Fetch,
 }
 
 impl FetchWatch {
-    /// A fetch of `kind` from the service `describe` names. A foreground
-    /// fetch started by a traced call is reported to that call.
-    pub fn start(
-        kind: &'static str,
-        describe: impl FnOnce() -> String,
-        background: bool,
-    ) -> Option<Self> {
+    /// A fetch of `kind` from the service at `endpoint` (a URL). A
+    /// foreground fetch started by a traced call is reported to that call.
+    pub fn start(kind: &'static str, endpoint: Option<&str>, background: bool) -> Option<Self> {
         let origin = if background { None } else { current() };
         if origin.is_none() && !OBSERVING.load(Ordering::Relaxed) {
             return None;
@@ -310,7 +305,7 @@ impl FetchWatch {
             origin,
             fetch: Fetch {
                 kind,
-                endpoint: endpoint(&describe()),
+                endpoint: endpoint.and_then(origin_of),
                 background,
                 start_ms: now_ms(),
                 end_ms: 0.0,
@@ -318,6 +313,13 @@ impl FetchWatch {
                 error: None,
             },
         })
+    }
+
+    /// The request to the token service goes out now: its time counts from
+    /// here.
+    pub fn begin(mut self) -> Self {
+        self.fetch.start_ms = now_ms();
+        self
     }
 
     pub fn finish(mut self, error: Option<&Error>) {
@@ -340,14 +342,10 @@ impl FetchWatch {
     }
 }
 
-/// The origin of the first URL in a source's description (every token
-/// source names its service URL there; never its credential).
-fn endpoint(describe: &str) -> Option<String> {
-    describe
-        .split_whitespace()
-        .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
-        .find_map(|w| url::Url::parse(w).ok())
-        .map(|u| u.origin().ascii_serialization())
+/// The origin of a token service's URL (`TokenSource::endpoint`).
+fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    u.has_host().then(|| u.origin().ascii_serialization())
 }
 
 #[cfg(test)]

@@ -118,6 +118,10 @@ impl TokenSource for AssumeSource {
         Sharing::Credential
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.step.base_url)
+    }
+
     /// The API key step, then the assume step.
     fn fetch_budget(&self) -> std::time::Duration {
         self.step.transport.worst_case().saturating_mul(2)

@@ -10,7 +10,7 @@ use crate::secret::Secret;
 use parking_lot::RwLock;
 use reqwest::header::HeaderValue;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// One token as given: its text, its header, its JWT time claims.
 pub struct Given {
@@ -46,7 +46,7 @@ impl StaticBearer {
     /// The token for a request now, unless its JWT says it has expired.
     pub fn current(&self) -> Result<Arc<Given>> {
         let g = self.0.read().clone();
-        check_expiry(&g.claims, now_secs())?;
+        check_expiry(&g.claims, jwt::wall_secs())?;
         Ok(g)
     }
 }
@@ -57,15 +57,23 @@ fn given(token: Secret) -> Result<Given> {
             "the bearer token must be a non-empty string",
         ));
     }
-    let mut header = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|_| Error::invalid("the bearer token has characters not allowed in a header"))?;
-    header.set_sensitive(true);
+    let header = authorization(&token)
+        .ok_or_else(|| Error::invalid("the bearer token has characters not allowed in a header"))?;
     let claims = jwt::claims(token.expose()).unwrap_or_default();
     Ok(Given {
         token,
         header,
         claims,
     })
+}
+
+/// `Bearer <token>` as a header value marked sensitive, or None if the
+/// token has characters a header may not hold.
+pub fn authorization(token: &Secret) -> Option<HeaderValue> {
+    let text = zeroize::Zeroizing::new(format!("Bearer {}", token.expose()));
+    let mut value = HeaderValue::from_str(&text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// Refuses a token whose `exp` is at or before `now` (epoch seconds).
@@ -83,13 +91,6 @@ pub fn check_expiry(c: &jwt::Claims, now: i64) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

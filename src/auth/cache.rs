@@ -19,8 +19,8 @@
 //!
 //! `peek_entry` is the hot path: no allocation, no async, one uncontended lock.
 
-use super::jwt;
-use super::source::{fingerprint, Fetched, SourceKey, TokenSource};
+use super::jwt::{self, wall_secs};
+use super::source::{Fetched, SourceKey, TokenSource};
 use crate::error::{Error, Result};
 use crate::log::debug;
 use crate::runtime::unpanicked;
@@ -34,7 +34,7 @@ use std::hash::Hasher;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Default bound on the number of cached credentials.
@@ -75,15 +75,18 @@ impl Clock for SystemClock {
 }
 
 /// A clock tests move by hand.
+#[cfg(test)]
 #[derive(Default)]
 pub struct ManualClock(AtomicU64);
 
+#[cfg(test)]
 impl ManualClock {
     pub fn advance(&self, ms: u64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
 }
 
+#[cfg(test)]
 impl Clock for ManualClock {
     fn now_ms(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
@@ -127,6 +130,9 @@ pub struct Schedule {
     pub life_ms: u64,
     pub refresh_at: u64,
     pub usable_until: u64,
+    /// Epoch seconds of expiry: the token's `exp`, else the service's
+    /// `expiration`, else the local wall clock plus the life.
+    pub expiration: i64,
 }
 
 impl Schedule {
@@ -142,15 +148,11 @@ impl Schedule {
     pub fn new(f: &Fetched, sent_ms: u64, arrived_ms: u64, wall_secs: i64) -> Result<Schedule> {
         let claims = jwt::claims(f.access_token.expose()).unwrap_or_default();
         let exp = claims.exp.or(f.expiration.map(|e| e as i64));
-        let life_secs = match (claims.iat, claims.exp) {
-            (Some(iat), Some(exp)) if exp > iat => Some(exp - iat),
-            _ => f
-                .expires_in
-                .map(|s| s as i64)
-                .filter(|s| *s > 0)
-                .or_else(|| exp.map(|e| e - f.server_date.unwrap_or(wall_secs))),
-        }
-        .filter(|s| *s > 0)
+        let life_secs = claims
+            .life_secs()
+            .or_else(|| f.expires_in.map(|s| s as i64).filter(|s| *s > 0))
+            .or_else(|| exp.map(|e| e - f.server_date.unwrap_or(wall_secs)))
+            .filter(|s| *s > 0)
         .ok_or_else(|| Error::BadResponse {
             status: 200,
             message: "the token service's token has no usable lifetime (no exp/iat, expires_in or expiration)".into(),
@@ -181,27 +183,23 @@ impl Schedule {
             life_ms: life_ms as u64,
             refresh_at: refresh_at.max(0) as u64,
             usable_until: usable_until as u64,
+            expiration: exp.unwrap_or(wall_secs + life_secs),
         })
     }
 }
 
 impl Token {
-    pub fn new(f: Fetched, s: Schedule, wall_secs: i64) -> Result<Token> {
-        let mut bearer =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", f.access_token.expose()))
-                .map_err(|_| Error::BadResponse {
-                    status: 200,
-                    message: "the access token has characters not allowed in a header".into(),
-                })?;
-        bearer.set_sensitive(true);
+    pub fn new(f: Fetched, s: Schedule) -> Result<Token> {
+        let bearer =
+            super::bearer::authorization(&f.access_token).ok_or_else(|| Error::BadResponse {
+                status: 200,
+                message: "the access token has characters not allowed in a header".into(),
+            })?;
         let life_secs = (s.life_ms / 1000) as i64;
-        let exp = jwt::claims(f.access_token.expose()).and_then(|c| c.exp);
         Ok(Token {
             serial: next_serial(),
             bearer,
-            expiration: exp
-                .or(f.expiration.map(|e| e as i64))
-                .unwrap_or(wall_secs + life_secs),
+            expiration: s.expiration,
             expires_in: f.expires_in.map(|s| s as i64).unwrap_or(life_secs),
             token_type: f.token_type.clone().unwrap_or_else(|| "Bearer".into()),
             scope: f.scope.clone(),
@@ -524,12 +522,11 @@ impl TokenCache {
             source.describe(),
             telemetry::Tag(telemetry::current().as_deref())
         );
-        // Telemetry (only when someone listens): heard before the waiters are.
-        let watch = telemetry::FetchWatch::start(
-            source.key().kind,
-            || source.describe(),
-            why == BACKGROUND,
-        );
+        // Telemetry (only when someone listens): heard before the waiters
+        // are. The call that caused the fetch is known here; the request's
+        // time starts in `fetch_direct`, after any wait on the token store.
+        let watch =
+            telemetry::FetchWatch::start(source.key().kind, source.endpoint(), why == BACKGROUND);
         let known = fleet::Known {
             held: st.token.clone(),
             refused: st.refused,
@@ -552,13 +549,13 @@ impl TokenCache {
         watch: Option<telemetry::FetchWatch>,
     ) -> Result<Arc<Token>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let watch = watch.map(telemetry::FetchWatch::begin);
         let sent = self.clock.now_ms();
         let res = unpanicked(source.fetch()).await;
         let arrived = self.clock.now_ms();
         let res = res.and_then(|f| {
-            let wall = wall_secs();
-            let s = Schedule::new(&f, sent, arrived, wall)?;
-            Token::new(f, s, wall).map(Arc::new)
+            let s = Schedule::new(&f, sent, arrived, wall_secs())?;
+            Token::new(f, s).map(Arc::new)
         });
         if let Some(w) = watch {
             w.finish(res.as_ref().err());
@@ -610,18 +607,6 @@ fn next_serial() -> u32 {
             return s;
         }
     }
-}
-
-fn wall_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// The log label of a credential (see `source::fingerprint`).
-pub fn label(secret: &Secret) -> String {
-    fingerprint(secret.expose())
 }
 
 pub mod fleet;

@@ -168,6 +168,10 @@ impl TokenSource for ContainerSource {
         }
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.cfg.base_url)
+    }
+
     fn fetch_budget(&self) -> std::time::Duration {
         self.cfg.transport.worst_case()
     }

@@ -106,10 +106,6 @@ impl Cp4dSource {
             transport,
         })
     }
-
-    pub fn token_url(&self) -> &str {
-        &self.url
-    }
 }
 
 impl TokenSource for Cp4dSource {
@@ -141,6 +137,10 @@ impl TokenSource for Cp4dSource {
     /// The username and password (or API key) are the same everywhere.
     fn sharing(&self) -> Sharing {
         Sharing::Credential
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.url)
     }
 
     fn fetch_budget(&self) -> std::time::Duration {

@@ -1,27 +1,24 @@
 //! IAM's API key grant: the `IamAuthenticator` token source, and the IAM
-//! wire exchange every IAM grant shares (form body in, token out, with the
-//! retry policy of `http` and IAM-shaped errors).
+//! request every IAM grant shares (a form body in, the token out): the
+//! generic exchange of `service` with IAM-shaped errors (`ERR_IAM`).
 
+use super::service::{self, Service};
 use super::source::{fingerprint, BoxFuture, Canonical, Fetched, Sharing, SourceKey, TokenSource};
 use crate::error::{Error, Result};
-use crate::http::{self, Attempt, RetryPolicy, Transport, TransportOptions};
-use crate::log::debug;
-use crate::secret::{scrub, Secret};
+use crate::http::{self, Transport, TransportOptions};
+use crate::secret::Secret;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use std::fmt;
 use std::time::Duration;
 
 pub const DEFAULT_IAM_URL: &str = "https://iam.cloud.ibm.com";
 const TOKEN_PATH: &str = "/identity/token";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const APIKEY_GRANT: &str = "urn:ibm:params:oauth:grant-type:apikey";
-/// Statuses worth another attempt; 400/401/403 never are.
-pub(crate) const RETRY_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
-/// A token response is a few KiB; refuse to buffer anything absurd.
-pub(crate) const MAX_BODY: usize = 1 << 20;
 
-/// IAM settings as a caller gives them (the JS `IamOptions`), before validation.
-#[derive(Clone, Default)]
+/// IAM settings as a caller gives them (the JS `IamOptions`), before
+/// validation. `Debug` shows no secret: `Secret` and `TransportOptions`
+/// redact themselves.
+#[derive(Clone, Debug, Default)]
 pub struct IamOptions {
     pub url: Option<String>,
     pub client_id: Option<String>,
@@ -30,20 +27,9 @@ pub struct IamOptions {
     pub transport: TransportOptions,
 }
 
-impl fmt::Debug for IamOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IamOptions")
-            .field("url", &self.url)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("scope", &self.scope)
-            .field("transport", &self.transport)
-            .finish()
-    }
-}
-
-/// Validated settings for requests to IAM (any grant).
-#[derive(Clone)]
+/// Validated settings for requests to IAM (any grant). `Debug` shows no
+/// secret: `Secret` and `Transport` redact themselves.
+#[derive(Clone, Debug)]
 pub struct IamConfig {
     /// Canonical base URL (no trailing slash, no `/identity/token`).
     pub base_url: String,
@@ -52,18 +38,6 @@ pub struct IamConfig {
     pub client_secret: Option<Secret>,
     pub scope: Option<String>,
     pub transport: Transport,
-}
-
-impl fmt::Debug for IamConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IamConfig")
-            .field("token_url", &self.token_url)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("scope", &self.scope)
-            .field("transport", &self.transport)
-            .finish()
-    }
 }
 
 /// The part of a configured IAM URL that identifies the service: trailing
@@ -113,10 +87,14 @@ impl IamConfig {
     }
 
     /// One IAM token request with this grant's `form` fields (plus the
-    /// scope, when set), retried per the settings. `secrets` are scrubbed
-    /// from any message IAM echoes back.
+    /// scope, when set), retried per the settings. `secrets` (the grant's)
+    /// and the client secret are scrubbed from anything IAM echoes back.
     pub async fn request(&self, form: &[(&str, &str)], secrets: &[&str]) -> Result<Fetched> {
-        let client = self.transport.http()?;
+        let secrets: Vec<&str> = secrets
+            .iter()
+            .copied()
+            .chain(self.client_secret.as_ref().map(Secret::expose))
+            .collect();
         let body = {
             let mut f = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in form {
@@ -127,108 +105,27 @@ impl IamConfig {
             }
             Secret::new(f.finish())
         };
-        http::with_retries(
-            RetryPolicy::new(self.transport.max_retries),
-            |_| self.attempt(&client, &body, secrets),
-            |n, e, d| debug!("IAM retry {n} in {d:?} after {}", e.code()),
-        )
-        .await
-    }
-
-    async fn attempt(
-        &self,
-        client: &reqwest::Client,
-        body: &Secret,
-        secrets: &[&str],
-    ) -> Attempt<Fetched> {
-        let mut req = client
-            .post(&self.token_url)
-            .headers(self.transport.headers.clone())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(ACCEPT, "application/json")
-            .timeout(self.transport.timeout)
-            .body(body.expose().to_string());
-        if let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) {
-            req = req.basic_auth(id, Some(secret.expose()));
-        }
-        let what = "IAM token request";
-        let answer = match http::Answer::read(req, what, MAX_BODY).await {
-            Ok(a) => a,
-            Err(e) => return http::transport_attempt(e),
+        let build = |c: &reqwest::Client| {
+            let req = c
+                .post(&self.token_url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(ACCEPT, "application/json")
+                .body(body.expose().to_string());
+            match (&self.client_id, &self.client_secret) {
+                (Some(id), Some(secret)) => req.basic_auth(id, Some(secret.expose())),
+                _ => req,
+            }
         };
-        debug!(
-            "IAM {} -> {} ({} bytes)",
-            self.token_url,
-            answer.status,
-            answer.body.len()
-        );
-        if answer.ok() {
-            return match serde_json::from_slice::<TokenResponse>(&answer.body) {
-                Ok(t) if !t.access_token.is_empty() => Attempt::Done(t.into_fetched(&answer)),
-                _ => Attempt::Fail(Error::BadResponse {
-                    status: answer.status,
-                    message: format!(
-                        "IAM answered {} without a usable access_token: {}",
-                        answer.status,
-                        answer.describe_body()
-                    ),
-                }),
-            };
-        }
-        let err = iam_error(&answer, secrets);
-        if RETRY_STATUSES.contains(&answer.status) {
-            Attempt::Retry(err, answer.retry_after)
-        } else {
-            Attempt::Fail(err)
-        }
+        service::exchange(IAM, &self.transport, build, "access_token", &secrets).await
     }
 }
 
-/// IAM's success body.
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    token_type: Option<String>,
-    #[serde(default)]
-    expires_in: Option<f64>,
-    #[serde(default)]
-    expiration: Option<f64>,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    ims_user_id: Option<serde_json::Value>,
-}
-
-impl TokenResponse {
-    fn into_fetched(mut self, a: &http::Answer) -> Fetched {
-        Fetched {
-            access_token: Secret::new(std::mem::take(&mut self.access_token)),
-            refresh_token: self.refresh_token.take().map(Secret::new),
-            token_type: self.token_type.take(),
-            expires_in: self.expires_in,
-            expiration: self.expiration,
-            scope: self.scope.take(),
-            ims_user_id: self.ims_user_id.as_ref().and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            }),
-            server_date: a.server_date,
-        }
-    }
-}
-
-impl Drop for TokenResponse {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.access_token.zeroize();
-        if let Some(r) = self.refresh_token.as_mut() {
-            r.zeroize();
-        }
-    }
-}
+/// IAM as a token service: its refusals are `ERR_IAM` (`iam_error`).
+pub const IAM: Service = Service {
+    id: "iam",
+    name: "IAM",
+    refusal: iam_error,
+};
 
 #[derive(serde::Deserialize)]
 struct IamErrorBody {
@@ -245,9 +142,12 @@ struct IamErrorContext {
     request_id: Option<String>,
 }
 
-fn iam_error(a: &http::Answer, secrets: &[&str]) -> Error {
+/// `ERR_IAM` from IAM's error answer (`{errorCode, errorMessage, context:
+/// {requestId}}`), scrubbed of `secrets`.
+fn iam_error(_: Service, a: &http::Answer, secrets: &[&str]) -> Error {
     let status = a.status;
-    let parsed = serde_json::from_slice::<IamErrorBody>(&a.body).ok();
+    let parsed = service::scrubbed_body(a, secrets)
+        .and_then(|b| serde_json::from_value::<IamErrorBody>(b).ok());
     let (code, msg, rid) = match parsed {
         Some(b) => (
             b.error_code,
@@ -257,9 +157,12 @@ fn iam_error(a: &http::Answer, secrets: &[&str]) -> Error {
         None => (None, None, None),
     };
     let message = match (msg, &code) {
-        (Some(m), Some(c)) => format!("IAM answered {status}: {} ({c})", scrub(&m, secrets)),
-        (Some(m), None) => format!("IAM answered {status}: {}", scrub(&m, secrets)),
-        _ => format!("IAM answered {status} with {}", a.describe_body()),
+        (Some(m), Some(c)) => format!("IAM answered {status}: {m} ({c})"),
+        (Some(m), None) => format!("IAM answered {status}: {m}"),
+        _ => format!(
+            "IAM answered {status} with {}",
+            service::described(a, secrets)
+        ),
     };
     Error::Iam {
         status,
@@ -287,10 +190,6 @@ impl ApikeySource {
         };
         Ok(ApikeySource { cfg, key })
     }
-
-    pub fn config(&self) -> &IamConfig {
-        &self.cfg
-    }
 }
 
 impl TokenSource for ApikeySource {
@@ -312,6 +211,10 @@ impl TokenSource for ApikeySource {
                 )
                 .await
         })
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.cfg.base_url)
     }
 
     fn fetch_budget(&self) -> Duration {

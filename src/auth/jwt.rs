@@ -3,20 +3,7 @@
 //! IAM over TLS, and only its lifetime is needed.
 
 use base64::Engine;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Lifetime {
-    pub iat: i64,
-    pub exp: i64,
-}
-
-/// The `iat`/`exp` claims, or `None` if the token is not a JWT or lacks a
-/// sane pair (`exp` after `iat`). Never panics, whatever the input.
-pub fn lifetime(token: &str) -> Option<Lifetime> {
-    let c = claims(token)?;
-    let (iat, exp) = (c.iat?, c.exp?);
-    (exp > iat).then_some(Lifetime { iat, exp })
-}
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The time claims a JWT carries, each if present and numeric.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,8 +12,34 @@ pub struct Claims {
     pub exp: Option<i64>,
 }
 
+impl Claims {
+    /// The whole life the issuer gave the token (`exp - iat`), if both are
+    /// there and sane (`exp` after `iat`).
+    pub fn life_secs(&self) -> Option<i64> {
+        match (self.iat, self.exp) {
+            (Some(iat), Some(exp)) if exp > iat => Some(exp - iat),
+            _ => None,
+        }
+    }
+}
+
+/// The local wall clock, epoch milliseconds (0 before 1970): what token
+/// times (`exp`, `expiration`) are compared with.
+pub fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `wall_ms` in whole seconds.
+pub fn wall_secs() -> i64 {
+    wall_ms() / 1000
+}
+
 /// The `iat` and `exp` claims of a JWT (unverified), or `None` if `token`
-/// is not a JWT with a JSON object payload.
+/// is not a JWT with a JSON object payload. Never panics, whatever the
+/// input.
 pub fn claims(token: &str) -> Option<Claims> {
     let mut parts = token.split('.');
     let (_header, payload) = (parts.next()?, parts.next()?);

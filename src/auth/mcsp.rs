@@ -89,6 +89,10 @@ impl TokenSource for McspSource {
         Sharing::Credential
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.url)
+    }
+
     fn fetch_budget(&self) -> std::time::Duration {
         self.transport.worst_case()
     }

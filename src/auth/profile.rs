@@ -42,15 +42,6 @@ impl By {
             By::Name => "name",
         }
     }
-
-    /// The option's name, for messages.
-    pub fn option(self) -> &'static str {
-        match self {
-            By::Id => "iamProfileId",
-            By::Crn => "iamProfileCrn",
-            By::Name => "iamProfileName",
-        }
-    }
 }
 
 fn set(v: &Option<String>) -> Option<String> {

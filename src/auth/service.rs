@@ -1,37 +1,48 @@
-//! The exchange with a token service other than IAM (Cloud Pak for Data,
-//! the VPC instance metadata service, MCSP): one request built by the
-//! caller, retried on the same statuses and failures as IAM's, its answer's
-//! token field read into `Fetched`, and its refusals as `ERR_AUTH` with the
-//! service's own fields, scrubbed of every secret that was sent.
+//! The exchange with a token service (IAM, Cloud Pak for Data, the VPC
+//! instance metadata service, MCSP): one request built by the caller,
+//! retried on the same statuses and failures for all, its answer's token
+//! field read into `Fetched`, and its refusals read by the service's own
+//! `refusal` (`ERR_IAM` for IAM, `service_error`'s `ERR_AUTH` for the
+//! others) with the service's own fields, scrubbed of every secret that
+//! was sent.
 
-use super::iam::{MAX_BODY, RETRY_STATUSES};
 use super::source::Fetched;
 use crate::error::{AuthFailure, Error, Result};
 use crate::http::{self, Answer, Attempt, RetryPolicy, Transport};
 use crate::log::debug;
-use crate::secret::{scrub, Secret};
+use crate::secret::{scrub, scrub_json, Secret};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
 
-/// A token service: its id in errors (`AuthError.service`) and its name in
-/// messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Statuses worth another attempt; 400/401/403 never are.
+const RETRY_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
+/// A token response is a few KiB; refuse to buffer anything absurd.
+const MAX_BODY: usize = 1 << 20;
+
+/// A token service: its id in errors (`AuthError.service`), its name in
+/// messages, and how its refusals (error statuses) become our errors, the
+/// secrets sent scrubbed from them.
+#[derive(Clone, Copy, Debug)]
 pub struct Service {
     pub id: &'static str,
     pub name: &'static str,
+    pub refusal: fn(Service, &Answer, &[&str]) -> Error,
 }
 
 pub const CP4D: Service = Service {
     id: "cp4d",
     name: "Cloud Pak for Data",
+    refusal: service_error,
 };
 pub const VPC: Service = Service {
     id: "vpc",
     name: "the VPC instance metadata service",
+    refusal: service_error,
 };
 pub const MCSP: Service = Service {
     id: "mcsp",
     name: "MCSP",
+    refusal: service_error,
 };
 
 /// Sends what `build` makes with `transport`'s client, retrying per its
@@ -52,7 +63,7 @@ pub async fn exchange(
             let req = build(&client)
                 .headers(transport.headers.clone())
                 .timeout(transport.timeout);
-            let answer = match Answer::read(req, &what, MAX_BODY).await {
+            let answer = match Answer::read(transport, req, &what, MAX_BODY).await {
                 Ok(a) => a,
                 Err(e) => return http::transport_attempt(e),
             };
@@ -71,12 +82,12 @@ pub async fn exchange(
                             "{} answered {} without a usable {token_field}: {}",
                             svc.name,
                             answer.status,
-                            answer.describe_body()
+                            described(&answer, secrets)
                         ),
                     }),
                 };
             }
-            let err = service_error(svc, &answer, secrets);
+            let err = (svc.refusal)(svc, &answer, secrets);
             if RETRY_STATUSES.contains(&answer.status) {
                 Attempt::Retry(err, answer.retry_after)
             } else {
@@ -117,23 +128,33 @@ pub async fn post_json(
     .await
 }
 
-/// The token (and what else the answer says about it) from a 2xx body.
-fn token_of(a: &Answer, field: &str) -> Option<Fetched> {
+/// The token (and what else the answer says about it: IAM's answers carry
+/// a refresh token, the scope and the IMS user id) from a 2xx body. The
+/// secrets are moved out of the parsed body, not copied.
+pub(crate) fn token_of(a: &Answer, field: &str) -> Option<Fetched> {
     let mut v: Value = serde_json::from_slice(&a.body).ok()?;
     let obj = v.as_object_mut()?;
-    let token = match obj.remove(field)? {
-        Value::String(s) if !s.is_empty() => Secret::new(s),
-        _ => return None,
+    let mut secret = |k: &str| match obj.remove(k)? {
+        Value::String(s) if !s.is_empty() => Some(Secret::new(s)),
+        _ => None,
     };
+    let token = secret(field)?;
+    let refresh_token = secret("refresh_token");
     let number = |k: &str| obj.get(k).and_then(Value::as_f64);
     let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+    let ims_user_id = obj.get("ims_user_id").and_then(|v| {
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    });
     Some(Fetched {
         access_token: token,
+        refresh_token,
         token_type: text("token_type"),
+        scope: text("scope"),
+        ims_user_id,
         expires_in: number("expires_in"),
         expiration: number("expiration"),
         server_date: a.server_date,
-        ..Default::default()
     })
 }
 
@@ -151,9 +172,7 @@ fn text_of(v: &Value, k: &str) -> Option<String> {
 /// context: {requestId}}` (MCSP), or a plain `message` / `error`.
 pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
     let status = a.status;
-    let body: Option<Value> = serde_json::from_slice(&a.body)
-        .ok()
-        .filter(Value::is_object);
+    let body = scrubbed_body(a, secrets);
     let mut f = AuthFailure {
         status,
         service: svc.id,
@@ -172,8 +191,7 @@ pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
         {
             f.error_code = text_of(&errs[0], "code");
             said = text_of(&errs[0], "message");
-            let scrubbed = scrub(&Value::Array(errs.clone()).to_string(), secrets);
-            f.errors = serde_json::from_str(&scrubbed).ok();
+            f.errors = Some(Value::Array(errs.clone()));
             f.trace = text_of(b, "trace");
         }
         f.error_code = f
@@ -193,19 +211,32 @@ pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
         .request_id
         .or_else(|| a.header("x-request-id"))
         .or_else(|| a.header("transaction-id"));
-    f.error_code = f.error_code.map(|c| scrub(&c, secrets));
     f.message = match (said, &f.error_code) {
-        (Some(m), Some(c)) if m != *c => {
-            format!(
-                "{} answered {status}: {} ({c})",
-                svc.name,
-                scrub(&m, secrets)
-            )
-        }
-        (Some(m), _) => format!("{} answered {status}: {}", svc.name, scrub(&m, secrets)),
-        (None, _) => format!("{} answered {status} with {}", svc.name, a.describe_body()),
+        (Some(m), Some(c)) if m != *c => format!("{} answered {status}: {m} ({c})", svc.name),
+        (Some(m), _) => format!("{} answered {status}: {m}", svc.name),
+        (None, _) => format!(
+            "{} answered {status} with {}",
+            svc.name,
+            described(a, secrets)
+        ),
     };
     Error::Auth(Box::new(f))
+}
+
+/// An error answer's body as a JSON object, every string in it scrubbed of
+/// `secrets` (keys too), or None if it is not one.
+pub(crate) fn scrubbed_body(a: &Answer, secrets: &[&str]) -> Option<Value> {
+    let mut body: Value = serde_json::from_slice(&a.body)
+        .ok()
+        .filter(Value::is_object)?;
+    scrub_json(&mut body, secrets);
+    Some(body)
+}
+
+/// `Answer::describe_body` (an HTML page's title may echo what was sent),
+/// scrubbed of `secrets`.
+pub(crate) fn described(a: &Answer, secrets: &[&str]) -> String {
+    scrub(&a.describe_body(), secrets)
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// interchangeable: they share one cache entry and one request. Anything
 /// that changes the request or the trust in its answer (the service URL,
 /// client id and secret, scope, TLS verification, CA set, proxy, extra
-/// headers, the credential itself) must be part of it.
+/// headers, the credential itself) must be part of it. `Debug` shows no
+/// secret: the parts that may hold one are `Secret`s.
+#[derive(Clone, Debug)]
 pub struct SourceKey {
     /// The kind of credential, e.g. `"iam"`.
     pub kind: &'static str,
@@ -37,24 +39,6 @@ impl SourceKey {
         let cred = self.credential.matches(other.credential.expose());
         let settings = self.settings.matches(other.settings.expose());
         kind & cred & settings
-    }
-}
-
-impl Clone for SourceKey {
-    fn clone(&self) -> Self {
-        SourceKey {
-            kind: self.kind,
-            credential: self.credential.clone(),
-            settings: self.settings.clone(),
-        }
-    }
-}
-
-impl std::fmt::Debug for SourceKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SourceKey")
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +75,8 @@ impl Canonical {
 }
 
 /// What a token service answered, before the cache judges its life.
-#[derive(Default)]
+/// `Debug` shows no secret: the tokens are `Secret`s.
+#[derive(Debug, Default)]
 pub struct Fetched {
     pub access_token: Secret,
     pub token_type: Option<String>,
@@ -104,17 +89,6 @@ pub struct Fetched {
     pub expiration: Option<f64>,
     /// The service's clock when it answered (its `Date` header), epoch seconds.
     pub server_date: Option<i64>,
-}
-
-impl std::fmt::Debug for Fetched {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fetched")
-            .field("access_token", &self.access_token)
-            .field("expires_in", &self.expires_in)
-            .field("expiration", &self.expiration)
-            .field("server_date", &self.server_date)
-            .finish_non_exhaustive()
-    }
 }
 
 /// How a source's tokens may be shared through the fleet token store
@@ -146,6 +120,12 @@ pub trait TokenSource: Send + Sync + 'static {
     /// A short description for log lines, never holding a secret: the kind,
     /// the host, a fingerprint of the credential.
     fn describe(&self) -> String;
+
+    /// The URL of the token service it asks (never holding a credential):
+    /// telemetry names the service by its origin.
+    fn endpoint(&self) -> Option<&str> {
+        None
+    }
 
     /// How its tokens may be shared through the fleet token store. No
     /// default: a kind whose cache credential is not a secret (a file path,

@@ -132,15 +132,12 @@ impl TokenSource for VpcSource {
     fn fetch(&self) -> BoxFuture<'_, Result<Fetched>> {
         Box::pin(async move {
             let identity = self.identity_token().await?;
-            let mut bearer =
-                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", identity.expose()))
-                    .map_err(|_| Error::BadResponse {
-                        status: 200,
-                        message:
-                            "the instance identity token has characters not allowed in a header"
-                                .into(),
-                    })?;
-            bearer.set_sensitive(true);
+            let bearer =
+                super::bearer::authorization(&identity).ok_or_else(|| Error::BadResponse {
+                    status: 200,
+                    message: "the instance identity token has characters not allowed in a header"
+                        .into(),
+                })?;
             let body = self.profile.as_ref().map(|(by, v)| {
                 serde_json::json!({ "trusted_profile": { by.json_field(): v } }).to_string()
             });
@@ -177,6 +174,10 @@ impl TokenSource for VpcSource {
             },
             None => Sharing::Never,
         }
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.base)
     }
 
     /// The identity token, then the IAM token.

@@ -20,7 +20,8 @@
 //!                                                 every so often meanwhile),
 //!                                                 publish(&slot, record, token_ttl), release(lease)
 //!                                             Ok(None) -> another process is fetching:
-//!                                                 wait(&slot, max_wait, accept): Some -> use it,
+//!                                                 wait(&slot, max_wait, accept): Some(what
+//!                                                 accept took from it) -> use it,
 //!                                                 None (it failed, or too slow) -> fetch yourself
 //!     any Err(_)             -> fetch from IAM as if there were no store
 //! ```
@@ -234,18 +235,6 @@ impl StoreError {
             StoreError::Redis(format!("{target}: {e}"))
         }
     }
-
-    /// A short stable name, for counting.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            StoreError::Unavailable => "unavailable",
-            StoreError::Timeout(_) => "timeout",
-            StoreError::Connect(_) => "connect",
-            StoreError::Tls(_) => "tls",
-            StoreError::Redis(_) => "redis",
-            StoreError::Random => "random",
-        }
-    }
 }
 
 impl fmt::Display for StoreError {
@@ -443,12 +432,12 @@ impl Store {
     /// appears (the cache refuses, say, the very token it already holds),
     /// the lease is gone without one (the fetching process failed: fetch
     /// yourself), or `max_wait` has passed. Counted as one hit or one miss.
-    pub async fn wait(
+    pub async fn wait<T>(
         &self,
         slot: &Slot,
         max_wait: Duration,
-        accept: impl Fn(&Stored) -> bool,
-    ) -> std::result::Result<Option<Stored>, StoreError> {
+        mut accept: impl FnMut(&Stored) -> Option<T>,
+    ) -> std::result::Result<Option<T>, StoreError> {
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
             // The lease first: its owner publishes before it releases, so
@@ -466,9 +455,9 @@ impl Store {
                 .run(move |mut c| async move { pipe.query_async(&mut c).await })
                 .await?;
             let found = self.inner.entry(slot, value, pttl, asked_at);
-            if let Some(found) = found.filter(|s| accept(s)) {
+            if let Some(taken) = found.as_ref().and_then(&mut accept) {
                 bump(&self.inner.stats.hits);
-                return Ok(Some(found));
+                return Ok(Some(taken));
             }
             let now = tokio::time::Instant::now();
             if !leased || now >= deadline {

@@ -349,17 +349,19 @@ async fn a_waiter_gets_what_the_lease_holder_publishes_passing_over_what_it_does
             .unwrap();
         leader.release(lease).await;
     };
-    let not_old = |s: &Stored| &**s.record != b"old";
+    let not_old = |s: &Stored| (&**s.record != b"old").then(|| s.record.clone());
     let t = Instant::now();
     let (got, ()) = tokio::join!(waiter.wait(&slot, Duration::from_secs(5), not_old), publish);
-    assert_eq!(&**got.unwrap().unwrap().record, b"new");
+    assert_eq!(&**got.unwrap().unwrap(), b"new");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert_eq!((waiter.stats().hits, waiter.stats().misses), (1, 0));
 
     // The lease gone and only an unaccepted entry: None at once.
     let t = Instant::now();
     let got = waiter
-        .wait(&slot, Duration::from_secs(30), |s| &**s.record != b"new")
+        .wait(&slot, Duration::from_secs(30), |s| {
+            (&**s.record != b"new").then_some(())
+        })
         .await
         .unwrap();
     assert!(got.is_none());
@@ -385,7 +387,7 @@ async fn a_waiter_stops_when_the_lease_goes_without_an_entry_or_at_its_limit() {
     };
     let t = Instant::now();
     let (got, ()) = tokio::join!(
-        waiter.wait(&slot, Duration::from_secs(30), |_| true),
+        waiter.wait(&slot, Duration::from_secs(30), |_| Some(())),
         give_up
     );
     assert!(got.unwrap().is_none());
@@ -399,7 +401,7 @@ async fn a_waiter_stops_when_the_lease_goes_without_an_entry_or_at_its_limit() {
         .unwrap();
     let t = Instant::now();
     assert!(waiter
-        .wait(&slot, Duration::from_millis(100), |_| true)
+        .wait(&slot, Duration::from_millis(100), |_| Some(()))
         .await
         .unwrap()
         .is_none());
@@ -410,7 +412,7 @@ async fn a_waiter_stops_when_the_lease_goes_without_an_entry_or_at_its_limit() {
     let none = waiter.slot(b"nobody fetches this", CONTEXT);
     let t = Instant::now();
     assert!(waiter
-        .wait(&none, Duration::from_secs(30), |_| true)
+        .wait(&none, Duration::from_secs(30), |_| Some(()))
         .await
         .unwrap()
         .is_none());

@@ -4,7 +4,7 @@
 use super::sse;
 use crate::error::Error;
 use crate::http;
-use crate::secret::scrub;
+use crate::secret::{scrub, scrub_json};
 
 /// An error body is read for its `errors` and `trace`; more is never needed.
 pub const MAX_ERROR_BODY: usize = 1 << 20;
@@ -31,8 +31,15 @@ pub fn from_answer(a: &http::Answer, token: Option<&str>) -> Error {
 /// event inside a stream: the body's own `status_code` then counts).
 pub fn from_body(status: u16, body: &[u8], ctype: Option<&str>, token: Option<&str>) -> Error {
     let secrets: Vec<&str> = token.into_iter().collect();
-    match serde_json::from_slice::<WmlErrorBody>(body) {
-        Ok(b) if b.errors.as_ref().is_some_and(|e| !e.is_empty()) => {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .map(|mut v| {
+            scrub_json(&mut v, &secrets);
+            v
+        })
+        .and_then(|v| serde_json::from_value::<WmlErrorBody>(v).ok());
+    match parsed {
+        Some(b) if b.errors.as_ref().is_some_and(|e| !e.is_empty()) => {
             let errors = b.errors.unwrap_or_default();
             let first = &errors[0];
             let msg = first
@@ -41,10 +48,9 @@ pub fn from_body(status: u16, body: &[u8], ctype: Option<&str>, token: Option<&s
                 .unwrap_or("no message");
             let code = first.get("code").and_then(|c| c.as_str());
             let message = match code {
-                Some(c) => format!("WML answered {status}: {} ({c})", scrub(msg, &secrets)),
-                None => format!("WML answered {status}: {}", scrub(msg, &secrets)),
+                Some(c) => format!("WML answered {status}: {msg} ({c})"),
+                None => format!("WML answered {status}: {msg}"),
             };
-            let errors_text = scrub(&serde_json::Value::Array(errors).to_string(), &secrets);
             Error::Wml {
                 status: if status == 200 {
                     b.status_code.unwrap_or(500)
@@ -52,7 +58,7 @@ pub fn from_body(status: u16, body: &[u8], ctype: Option<&str>, token: Option<&s
                     status
                 },
                 message,
-                errors: serde_json::from_str(&errors_text).ok(),
+                errors: Some(serde_json::Value::Array(errors)),
                 trace: b.trace,
             }
         }
@@ -60,7 +66,7 @@ pub fn from_body(status: u16, body: &[u8], ctype: Option<&str>, token: Option<&s
             status,
             message: format!(
                 "WML answered {status} with {}",
-                http::describe_body(ctype, body)
+                scrub(&http::describe_body(ctype, body), &secrets)
             ),
             errors: None,
             trace: None,
@@ -104,5 +110,33 @@ pub fn token_rejected(e: &Error) -> bool {
                 .is_some_and(|c| TOKEN_REJECTED.contains(&c))
         }),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_tokens_never_reach_the_error() {
+        use crate::secret::{as_service_writes, assert_hidden, AWKWARD_SECRETS};
+        for token in AWKWARD_SECRETS {
+            let body = as_service_writes(&serde_json::json!({
+                "errors": [{ "code": token, "message": format!("bad {token}"), "more": [token] }],
+                "trace": token,
+            }));
+            let e = from_body(401, body.as_bytes(), None, Some(token));
+            assert_hidden(&format!("{e:?}"), token);
+            match e {
+                Error::Wml { message, trace, .. } => {
+                    assert_eq!(message, "WML answered 401: bad <redacted> (<redacted>)");
+                    assert_eq!(trace.as_deref(), Some("<redacted>"));
+                }
+                other => panic!("{other:?}"),
+            }
+            let page = format!("<html><title>{token}</title></html>");
+            let e = from_body(502, page.as_bytes(), Some("text/html"), Some(token));
+            assert!(!e.message().contains(token), "{}", e.message());
+        }
     }
 }

@@ -5,7 +5,7 @@ use crate::auth::jwt::make_token;
 fn a_live_or_opaque_token_is_served_and_replaced() {
     let b = StaticBearer::new(Secret::new("opaque-token")).unwrap();
     assert_eq!(b.current().unwrap().token.expose(), "opaque-token");
-    let live = make_token(&format!(r#"{{"iat":1,"exp":{}}}"#, now_secs() + 600));
+    let live = make_token(&format!(r#"{{"iat":1,"exp":{}}}"#, jwt::wall_secs() + 600));
     b.set(Secret::new(live.clone())).unwrap();
     let g = b.current().unwrap();
     assert_eq!(g.token.expose(), live);

@@ -34,7 +34,8 @@
 //! was sealed by a holder of the credential, but whoever can write to Redis
 //! controls the TTL and may replay an old entry; this bound catches that.
 
-use super::{wall_secs, Schedule, Token, TokenCache};
+use super::{Schedule, Token, TokenCache};
+use crate::auth::jwt::wall_ms;
 use crate::auth::source::{Canonical, Fetched, Sharing, TokenSource};
 use crate::error::Result;
 use crate::log::debug;
@@ -43,7 +44,7 @@ use crate::store::{Lease, Slot, Store, StoreError, StoreOptions, Stored};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// A lease's life; its holder renews it every `RENEW_EVERY` while it
 /// fetches. A holder that dies frees the slot within this.
@@ -249,13 +250,6 @@ impl Record {
     }
 }
 
-fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl TokenCache {
     /// A new token for `source`: through the store when one is set and the
     /// source may share, else straight from the service.
@@ -301,20 +295,12 @@ impl TokenCache {
                     "another process is fetching the token for {}: waiting for it",
                     source.describe()
                 );
-                let adopted = Mutex::new(None);
-                let accept = |s: &Stored| {
-                    let t = self.adopt(s, &known);
-                    let ok = t.is_some();
-                    *adopted.lock() = t;
-                    ok
-                };
-                match store.wait(&slot, max_wait, accept).await {
-                    Ok(Some(_)) => {
-                        if let Some(t) = adopted.lock().take() {
-                            bump(&fleet.hits);
-                            debug!("token for {} from the token store", source.describe());
-                            return Ok(t);
-                        }
+                let adopt = |s: &Stored| self.adopt(s, &known);
+                match store.wait(&slot, max_wait, adopt).await {
+                    Ok(Some(t)) => {
+                        bump(&fleet.hits);
+                        debug!("token for {} from the token store", source.describe());
+                        return Ok(t);
                     }
                     Ok(None) => {}
                     Err(e) => fleet.failed(&e),
@@ -437,8 +423,9 @@ impl TokenCache {
             life_ms: rec.life_ms,
             refresh_at,
             usable_until,
+            expiration: rec.expiration,
         };
-        Token::new(f, schedule, wall_secs()).ok().map(Arc::new)
+        Token::new(f, schedule).ok().map(Arc::new)
     }
 }
 

@@ -112,9 +112,9 @@ fn debug_output_hides_secrets() {
     let shown = format!("{o:?}");
     assert!(shown.contains("X-Api-Key"));
     assert!(!shown.contains("header-secret-value") && !shown.contains("client-secret-value"));
-    let t: TokenResponse =
-        serde_json::from_str(r#"{"access_token":"tok-value-123","expires_in":3600}"#).unwrap();
-    let f = t.into_fetched(&answer(200, b"", "application/json", None));
+    let body = br#"{"access_token":"tok-value-123","expires_in":3600}"#;
+    let f =
+        service::token_of(&answer(200, body, "application/json", None), "access_token").unwrap();
     assert!(!format!("{f:?}").contains("tok-value-123"));
 }
 
@@ -123,6 +123,7 @@ fn iam_errors_are_short_and_scrubbed() {
     let key = Secret::new("the-api-key-value");
     let body = br#"{"errorCode":"BXNIM0415E","errorMessage":"Provided API key the-api-key-value could not be found.","context":{"requestId":"abc-123"}}"#;
     let e = iam_error(
+        IAM,
         &answer(400, body, "application/json", None),
         &[key.expose()],
     );
@@ -146,9 +147,110 @@ fn iam_errors_are_short_and_scrubbed() {
         "x".repeat(5000)
     );
     let e = iam_error(
+        IAM,
         &answer(502, page.as_bytes(), "text/html", Some("t-1")),
         &[key.expose()],
     );
     assert!(e.message().len() < 200, "{}", e.message());
     assert!(e.message().contains("502 Bad Gateway"));
+}
+
+#[test]
+fn escaped_secrets_never_reach_iam_errors() {
+    use crate::secret::{as_service_writes, assert_hidden, AWKWARD_SECRETS};
+    for secret in AWKWARD_SECRETS {
+        let body = as_service_writes(&serde_json::json!({
+            "errorCode": format!("E-{secret}"),
+            "errorMessage": format!("Provided API key {secret} could not be found."),
+            "context": { "requestId": secret },
+        }));
+        let e = iam_error(
+            IAM,
+            &answer(400, body.as_bytes(), "application/json", None),
+            &[secret],
+        );
+        assert_hidden(&format!("{e:?}"), secret);
+        match &e {
+            Error::Iam {
+                iam_error_code,
+                request_id,
+                message,
+                ..
+            } => {
+                assert_eq!(iam_error_code.as_deref(), Some("E-<redacted>"));
+                assert_eq!(request_id.as_deref(), Some("<redacted>"));
+                assert!(message.contains("API key <redacted> could"), "{message}");
+            }
+            _ => unreachable!(),
+        }
+        let page = format!("<html><title>key {secret}</title></html>");
+        let e = iam_error(
+            IAM,
+            &answer(502, page.as_bytes(), "text/html", None),
+            &[secret],
+        );
+        assert!(!format!("{e:?}").contains(secret), "{e:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_client_secret_is_scrubbed_without_the_caller_naming_it() {
+    let iam = crate::testutil::FakeIam::start().await;
+    let secret = r#"client"secret\1"#;
+    let body = serde_json::json!({
+        "errorCode": "BXNIM0400E",
+        "errorMessage": format!("client secret {secret} is wrong"),
+        "details": secret,
+    });
+    iam.push(crate::testutil::Reply::Raw(
+        401,
+        "application/json",
+        body.to_string(),
+        None,
+    ));
+    let cfg = IamConfig::new(&IamOptions {
+        url: Some(iam.url.clone()),
+        client_id: Some("bx".into()),
+        client_secret: Some(Secret::new(secret)),
+        ..Default::default()
+    })
+    .unwrap();
+    let e = cfg
+        .request(&[("grant_type", APIKEY_GRANT), ("apikey", "k-1234")], &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_IAM");
+    assert!(
+        e.message().contains("client secret <redacted> is wrong"),
+        "{}",
+        e.message()
+    );
+    let shown = format!("{e:?}");
+    assert!(
+        !shown.contains(secret) && !shown.contains(r#"client\"secret"#),
+        "{shown}"
+    );
+}
+
+#[test]
+fn derived_debug_shows_no_key_or_token() {
+    let body = br#"{"access_token":"tok-value-123","refresh_token":"refresh-value-456","expires_in":3600}"#;
+    let f =
+        service::token_of(&answer(200, body, "application/json", None), "access_token").unwrap();
+    let cfg = IamConfig::new(&IamOptions {
+        client_id: Some("bx".into()),
+        client_secret: Some(Secret::new("client-secret-value")),
+        ..Default::default()
+    })
+    .unwrap();
+    let src = ApikeySource::new(Secret::new("the-api-key-value"), cfg).unwrap();
+    let shown = format!("{f:?} {:?} {:?}", src.key(), src.key().clone());
+    for secret in [
+        "tok-value-123",
+        "refresh-value-456",
+        "the-api-key-value",
+        "client-secret-value",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
 }

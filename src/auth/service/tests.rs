@@ -93,3 +93,29 @@ fn token_field_and_lifetime_hints() {
     assert!(token_of(&answer(200, r#"{"token":5}"#), "token").is_none());
     assert!(token_of(&answer(200, "[]"), "token").is_none());
 }
+
+/// Secrets with characters JSON escapes, as the service would write them
+/// back: never in the error's message, fields or `Debug`.
+#[test]
+fn escaped_secrets_never_reach_the_error() {
+    use crate::secret::{as_service_writes, assert_hidden, AWKWARD_SECRETS};
+    for secret in AWKWARD_SECRETS {
+        let body = as_service_writes(&serde_json::json!({
+            "errors": [{ "code": secret, "message": format!("bad {secret}"), "target": { secret: secret } }],
+            "trace": secret,
+            "context": { "requestId": secret },
+        }));
+        let e = service_error(VPC, &answer(400, &body), &[secret]);
+        assert_hidden(&format!("{e:?} {}", e.message()), secret);
+        let f = failure(e);
+        assert_hidden(&f.errors.unwrap().to_string(), secret);
+        assert_eq!(f.trace.as_deref(), Some("<redacted>"));
+        assert_eq!(f.error_code.as_deref(), Some("<redacted>"));
+        assert_eq!(f.request_id.as_deref(), Some("<redacted>"));
+        let mut page = answer(502, &format!("<html><title>no {secret}</title></html>"));
+        page.headers
+            .insert("content-type", "text/html".parse().unwrap());
+        let e = service_error(CP4D, &page, &[secret]);
+        assert!(!format!("{e:?}").contains(secret), "{e:?}");
+    }
+}

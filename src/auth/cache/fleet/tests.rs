@@ -307,7 +307,7 @@ async fn entries_of_another_key_tampered_or_replayed_are_ignored() {
         })
         .to_string()
     };
-    let now = wall_secs();
+    let now = crate::auth::jwt::wall_secs();
     store
         .publish(
             &slot("k3"),
