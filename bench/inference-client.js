@@ -26,7 +26,7 @@
  * JSON line.
  */
 const fs = require('node:fs')
-const { ROOT, driveCallers, statCpuUs } = require('./common')
+const { ROOT, driveCallers, mainThreadCpuUs } = require('./common')
 
 const [task, variant, url, caPath] = process.argv.slice(2)
 const ca = caPath ? fs.readFileSync(caPath, 'utf8') : undefined
@@ -56,7 +56,7 @@ function mainThreadUs() {
     const ns = Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0])
     if (Number.isFinite(ns)) return { us: ns / 1000, source: 'schedstat' }
   } catch {}
-  const c = statCpuUs(`/proc/self/task/${process.pid}/stat`)
+  const c = mainThreadCpuUs()
   return c && { us: c.user + c.system, source: 'stat' }
 }
 
