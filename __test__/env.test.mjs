@@ -381,7 +381,7 @@ test('getAuthenticatorFromEnv: what a type lacks is named by variable, never by 
   }
 })
 
-test('credentialsFromEnv: other auth types become { authenticator }; DISABLE_SSL is the service\'s, AUTH_DISABLE_SSL the token service\'s', () => {
+test('credentialsFromEnv: other auth types become { authenticator }; DISABLE_SSL is the service\'s, AUTH_DISABLE_SSL the token service\'s', async () => {
   const creds = read('WML', {
     WML_URL: 'https://cpd.example.com',
     WML_VERSION: '2024-01-01',
@@ -392,10 +392,23 @@ test('credentialsFromEnv: other auth types become { authenticator }; DISABLE_SSL
   })
   assert.deepEqual(Object.keys(creds), ['url', 'version', 'authenticator'])
   assert.ok(creds.authenticator instanceof m.CloudPakForDataAuthenticator)
+  // The cp4d password stays inside the authenticator: the credentials show it redacted.
+  assert.equal(JSON.stringify(creds).includes(SECRET2), false)
+  assert.match(JSON.stringify(creds), /"password":"<redacted>"/)
   const both = read('WML', { WML_URL: 'https://x', WML_AUTH_TYPE: 'vpc', WML_DISABLE_SSL: 'true' })
   assert.equal(both.disableSslVerification, true)
   assert.ok(both.authenticator instanceof m.VpcInstanceAuthenticator)
-  assert.equal(JSON.stringify(both).includes(SECRET2), false)
+  // Against a token service whose certificate no one trusts: AUTH_DISABLE_SSL reaches it, DISABLE_SSL does not.
+  const tls = await startFakeServer({ tls: true })
+  try {
+    const cp4d = (extra) =>
+      read('WML', { WML_URL: tls.url, WML_AUTH_TYPE: 'cp4d', WML_USERNAME: 'admin', WML_PASSWORD: 'password', ...extra }).authenticator
+    assert.equal(typeof (await cp4d({ WML_AUTH_DISABLE_SSL: 'true' }).getToken()), 'string')
+    const err = await cp4d({ WML_DISABLE_SSL: 'true' }).getToken().catch((e) => e)
+    assert.equal(err.code, 'ERR_TLS')
+  } finally {
+    await tls.close()
+  }
 })
 
 test('WmlClient.fromEnv() with container and cp4d settings scores against the fake server', async () => {
