@@ -88,11 +88,12 @@ test('option types are checked once, in Rust, naming the option and never quotin
   const iamBefore = server.stats.iam
   const cases = [
     [{ url: 42 }, /options\.url must be a string/],
-    [{ timeoutMs: '5' }, /options\.timeoutMs must be a number/],
-    [{ disableSslVerification: 'yes' }, /options\.disableSslVerification must be a boolean/],
-    [{ headers: { 'X-A': 1 } }, /options\.headers\.X-A must be a string/],
-    [{ clientSecret: { secret: 'do-not-print' } }, /options\.clientSecret must be a string/],
-    [{ timeoutMs: -1 }, /timeoutMs must be a positive number/],
+    // Each case names the fake as its token service: only the option under test may stop it.
+    [{ url: server.url, timeoutMs: '5' }, /options\.timeoutMs must be a number/],
+    [{ url: server.url, disableSslVerification: 'yes' }, /options\.disableSslVerification must be a boolean/],
+    [{ url: server.url, headers: { 'X-A': 1 } }, /options\.headers\.X-A must be a string/],
+    [{ url: server.url, clientSecret: { secret: 'do-not-print' } }, /options\.clientSecret must be a string/],
+    [{ url: server.url, timeoutMs: -1 }, /timeoutMs must be a positive number/],
     ['not an object', /options must be an object/],
   ]
   for (const [options, pattern] of cases) {
@@ -101,9 +102,9 @@ test('option types are checked once, in Rust, naming the option and never quotin
     assert.match(e.message, pattern)
     assert.doesNotMatch(e.message, /do-not-print/)
   }
-  await assert.rejects(m.getIamToken(123), (x) => x instanceof m.InvalidArgumentError && /apikey must be a non-empty string/.test(x.message))
-  await assert.rejects(m.getIamToken(''), (x) => x instanceof m.InvalidArgumentError && /apikey must be a non-empty string/.test(x.message))
-  assert.throws(() => new m.IamAuthenticator({ apikey: 7 }), /options\.apikey must be a string/)
+  await assert.rejects(m.getIamToken(123, { url: server.url }), (x) => x instanceof m.InvalidArgumentError && /apikey must be a non-empty string/.test(x.message))
+  await assert.rejects(m.getIamToken('', { url: server.url }), (x) => x instanceof m.InvalidArgumentError && /apikey must be a non-empty string/.test(x.message))
+  assert.throws(() => new m.IamAuthenticator({ apikey: 7, url: server.url }), /options\.apikey must be a string/)
   const wml = new m.WmlClient({ url: server.url, iamUrl: server.url, apikey: freshKey() })
   await assert.rejects(wml.score(42, payload), /deploymentId must be a non-empty string/)
   await assert.rejects(wml.score('dep', payload, { timeoutMs: 'soon' }), /options\.timeoutMs must be a number/)
