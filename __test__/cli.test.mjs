@@ -118,11 +118,12 @@ test('--apikey-file: the first line of the file is the key (and beats IBMCLOUD_A
 test('an API key on the command line is refused, explaining why, before anything is sent', async () => {
   const key = freshKey()
   const before = server.stats.iam
+  // Each names the fake as its IAM (and service): only the refusal stands between it and a request.
   for (const args of [
-    ['token', '--apikey', key],
-    ['token', `--apikey=${key}`],
+    ['token', '--apikey', key, '--iam-url', server.url],
+    ['token', `--apikey=${key}`, '--iam-url', server.url],
     ['token', '--api-key', key, '--iam-url', server.url],
-    ['score', 'dep', 'p.json', '--apikey', key],
+    ['score', 'dep', 'p.json', '--apikey', key, '--url', server.url, '--iam-url', server.url],
   ]) {
     const { code, stdout, stderr } = await cli(args, { env: { IBMCLOUD_API_KEY: freshKey() } })
     assert.equal(code, 2, args.join(' '))
@@ -132,20 +133,20 @@ test('an API key on the command line is refused, explaining why, before anything
     assert.match(stderr, /IBMCLOUD_API_KEY/)
   }
   // A key passed where no argument belongs is not echoed either.
-  const stray = await cli(['token', key])
+  const stray = await cli(['token', key, '--iam-url', server.url])
   assert.equal(stray.code, 2)
-  const unknown = await cli([key])
+  const unknown = await cli([key, '--iam-url', server.url])
   assert.equal(unknown.code, 2)
   assert.match(unknown.stderr, /unknown command \(not shown\)/)
   // parseArgs repeats an unknown option's text; a key given as one is not shown.
-  const dashed = await cli(['token', `--${key}`])
+  const dashed = await cli(['token', `--${key}`, '--iam-url', server.url])
   assert.equal(dashed.code, 2)
   assert.match(dashed.stderr, /unknown option \(not shown\)/)
   assert.equal(server.stats.iam, before)
 })
 
 test('no API key: exit 2 naming IBMCLOUD_API_KEY and --apikey-file', async () => {
-  for (const args of [['token'], ['score', 'dep', writeFile('p0.json', JSON.stringify(PAYLOAD))]]) {
+  for (const args of [['token'], ['score', 'dep', writeFile('p0.json', JSON.stringify(PAYLOAD)), '--url', server.url]]) {
     const { code, stdout, stderr } = await cli([...args, '--iam-url', server.url], { env: { IBMCLOUD_API_KEY: '  ' } })
     assert.equal(code, 2)
     assert.equal(stdout, '')
