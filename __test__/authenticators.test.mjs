@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 import { assertNoSecrets, sleep } from './helpers/secrets.mjs'
+import { childEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -476,7 +477,7 @@ test('WML_NATIVE_DEBUG logs every kind without any secret, and the process exits
     Promise.all(all.map((a) => a.getToken())).then((ts) => console.log(JSON.stringify(ts)), (e) => { console.log('failed', e.code); process.exitCode = 1 })
   `
   const r = await new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, WML_NATIVE_DEBUG: '1' } })
+    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: childEnv({ WML_NATIVE_DEBUG: '1' }) })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { childEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -144,7 +145,7 @@ test('return() on a stream that is still opening closes its connection at once a
 
 function runNode(code, env) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))

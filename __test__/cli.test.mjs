@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { freshEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const { startFakeServer } = require('../testing/index.js')
@@ -50,7 +51,7 @@ function cli(args, { env = {}, input } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: tmp,
-      env: { PATH: process.env.PATH, HOME: tmp, ...env },
+      env: freshEnv({ HOME: tmp, ...env }),
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -146,12 +147,18 @@ test('an API key on the command line is refused, explaining why, before anything
 })
 
 test('no API key: exit 2 naming IBMCLOUD_API_KEY and --apikey-file', async () => {
+  const before = server.stats.iam
+  // No WML_ variable at all, not even the loopback guard: lib/env.js counts
+  // any WML_* name (WML_NATIVE_* too) as a setting of the service WML, and
+  // the CLI then asks for WML_APIKEY instead. Nothing is sent either way.
+  const env = { IBMCLOUD_API_KEY: '  ', WML_NATIVE_TEST_LOOPBACK_ONLY: undefined }
   for (const args of [['token'], ['score', 'dep', writeFile('p0.json', JSON.stringify(PAYLOAD)), '--url', server.url]]) {
-    const { code, stdout, stderr } = await cli([...args, '--iam-url', server.url], { env: { IBMCLOUD_API_KEY: '  ' } })
+    const { code, stdout, stderr } = await cli([...args, '--iam-url', server.url], { env })
     assert.equal(code, 2)
     assert.equal(stdout, '')
     assert.match(stderr, /no API key: set the IBMCLOUD_API_KEY environment variable, or pass --apikey-file FILE/)
   }
+  assert.equal(server.stats.iam, before, 'nothing was sent')
 })
 
 test('an API key IAM rejects: exit 1 with the code and status on stderr', async () => {

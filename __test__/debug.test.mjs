@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { childEnv } from './helpers/child-env.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const KEY = 'debug-secret-apikey-4242'
@@ -28,7 +29,7 @@ const script = `
 
 function run(env) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, ['-e', script], { cwd: root, env: childEnv(env) })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))

@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { useFakeServer } from './helpers/fake.mjs'
+import { freshEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -266,7 +267,7 @@ test('WmlClient.fromEnv() with environment variables only, in a fresh child proc
     const { WmlClient } = require(${JSON.stringify(ROOT)})
     WmlClient.fromEnv().score('dep-child', ${JSON.stringify(payload)})
       .then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.code, e.message); process.exit(1) })`
-  const env = { PATH: process.env.PATH, HOME: cwd, WML_URL: server.url, WML_APIKEY: key, WML_AUTH_URL: server.url }
+  const env = freshEnv({ HOME: cwd, WML_URL: server.url, WML_APIKEY: key, WML_AUTH_URL: server.url })
   const { code, stdout, stderr } = await run(process.execPath, ['-e', script], { cwd, env })
   assert.equal(code, 0, stderr)
   assert.equal(JSON.parse(stdout).predictions[0].values.length, 2)

@@ -13,6 +13,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { useFakeServer } from './helpers/fake.mjs'
+import { freshEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const { generate } = require('../testing/index.js')
@@ -255,7 +256,7 @@ test('a client that disconnects mid-stream closes the stream to watsonx.ai', asy
 function startServerJs(env) {
   const child = spawn(process.execPath, [path.join(EXAMPLE, 'dist', 'server.js')], {
     cwd: tmp,
-    env: { PATH: process.env.PATH, HOME: tmp, PORT: '0', ...env },
+    env: freshEnv({ HOME: tmp, PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { assertNoSecrets } from './helpers/secrets.mjs'
 import { startProxy } from './helpers/proxy.mjs'
+import { childEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -50,7 +51,7 @@ function runNode(code, env = {}, timeoutMs = 20000) {
     const t0 = Date.now()
     const child = spawn(process.execPath, ['-e', code], {
       cwd: root,
-      env: { ...process.env, ...env },
+      env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import https from 'node:https'
 import { spawn } from 'node:child_process'
+import { childEnv } from './child-env.js'
 
 export const VERSION = '2024-05-01'
 export const GRANT = {
@@ -142,7 +143,7 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, ca, serve
  * printed its first line (`exited` resolves `{ code, signal }`).
  */
 export async function startCli(cli, args) {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [cli, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   const line = await new Promise((resolve, reject) => {
     let out = ''
