@@ -12,6 +12,8 @@ import {
 const PROFILE = DEFAULT_TRUSTED_PROFILES[0]
 const SMALL_INPUT = { input_data: [{ fields: ['a'], values: [[1]] }] }
 const nowSec = () => Math.floor(Date.now() / 1000)
+/** The requestType of MCSP's IAM-shaped errors (the fake's mcsp route). */
+const MCSP_REQUEST_TYPE = 'incoming.Apikey_Token'
 
 /** Does the fake's scoring route accept this bearer token? Resolves the status. */
 async function scoringStatus(server, token) {
@@ -293,7 +295,7 @@ describe('MCSP apikeys/token', () => {
     for (const [body, code] of [[{ apikey: 'invalid-x' }, 'BXNIM0415E'], [{ apikey: 'gone-key' }, 'BXNIM0415E'], [{}, 'BXNIM0109E']]) {
       const r = await json(jsonRequest(server, PATHS[0], body, { version: null }))
       assert.equal(r.status, 400)
-      assertIamError(r.body, code)
+      assertIamError(r.body, code, MCSP_REQUEST_TYPE)
     }
     server.fault({ route: 'mcsp', apikey: 'victim', status: 429, retryAfter: 1 })
     try {
@@ -301,7 +303,7 @@ describe('MCSP apikeys/token', () => {
       const r = await json(jsonRequest(server, PATHS[1], { apikey: 'victim' }, { version: null }))
       assert.equal(r.status, 429)
       assert.equal(r.headers.get('retry-after'), '1')
-      assertIamError(r.body, 'BXNIM0420E')
+      assertIamError(r.body, 'BXNIM0420E', MCSP_REQUEST_TYPE)
     } finally {
       server.clearFaults()
     }

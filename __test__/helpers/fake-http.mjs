@@ -92,11 +92,16 @@ export function assertWmlError(body, status, code, moreInfo = /^https:\/\/cloud\
   else assert.match(body.errors[0].more_info, moreInfo)
 }
 
-/** An IAM error body: `{errorCode, errorMessage, context: {...}}`. */
-export function assertIamError(body, code) {
+const IAM_CONTEXT_KEYS = ['requestId', 'requestType', 'userAgent', 'url', 'instanceId', 'threadId', 'host', 'startTime',
+  'endTime', 'elapsedTime', 'locale', 'clusterName']
+
+/** An IAM error body: `{errorCode, errorMessage, context: {...}}`, IAM's context fields, of `requestType`. */
+export function assertIamError(body, code, requestType = 'incoming.Identity_Token') {
   assert.equal(body.errorCode, code, JSON.stringify(body))
   assert.ok(typeof body.errorMessage === 'string' && body.errorMessage.length > 0)
   assert.equal(typeof body.context.requestId, 'string')
+  assert.deepEqual(Object.keys(body.context).sort(), [...IAM_CONTEXT_KEYS].sort())
+  assert.equal(body.context.requestType, requestType)
 }
 
 /** A VPC API error body: `{errors:[{code,message,more_info,target?}],trace,status_code}`. */
