@@ -14,6 +14,7 @@ import path from 'node:path'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 import { assertNoSecrets, sleep } from './helpers/secrets.mjs'
 import { childEnv } from './helpers/child-env.js'
+import { waitFor } from './helpers/streams.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -44,15 +45,6 @@ const freshCrToken = keyMaker('cr-token-secret')
 
 function container(file, extra = {}) {
   return new m.ContainerAuthenticator({ crTokenFilename: file, iamProfileId: PROFILE.id, url: server.url, maxRetries: 0, ...extra })
-}
-
-/** Resolves once `cond()` holds (polling), or fails after ~2 s. */
-async function until(cond, what) {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return
-    await sleep(10)
-  }
-  assert.fail(`timed out waiting for ${what}`)
 }
 
 // ------------------------------------------------------------ container
@@ -103,7 +95,7 @@ test('ContainerAuthenticator: a rotated cr-token file is picked up at the next r
   assert.equal(server.stats.iamByCrToken.get(second), undefined)
   await sleep(700)
   assert.equal(await a.getToken(), t1, 'past 80% of the life: served at once, refreshed in the background')
-  await until(() => server.stats.iamByCrToken.get(second) === 1, 'the refresh with the new cr token')
+  assert.ok(await waitFor(() => server.stats.iamByCrToken.get(second) === 1), 'timed out waiting for the refresh with the new cr token')
   let t2 = t1
   for (let i = 0; i < 200 && t2 === t1; i++) {
     await sleep(10)

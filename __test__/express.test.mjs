@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { useFakeServer } from './helpers/fake.mjs'
 import { freshEnv } from './helpers/child-env.js'
+import { parseSse } from './helpers/fake-http.mjs'
 
 const require = createRequire(import.meta.url)
 const { generate } = require('../testing/index.js')
@@ -69,21 +70,8 @@ function post(path, body, { url = base, contentType = 'application/json' } = {})
   })
 }
 
-/** Parses an SSE body into [{ event, data }] (event defaults to "message"). */
-function parseSse(text) {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      const out = { event: 'message', data: '' }
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) out.event = line.slice(7)
-        else if (line.startsWith('data: ')) out.data += line.slice(6)
-      }
-      out.data = JSON.parse(out.data)
-      return out
-    })
-}
+/** The SSE events of a body, [{ event, data }]; `event` defaults to "message", as in the SSE spec. */
+const sseEvents = (text) => parseSse(text).map((e) => ({ event: 'message', ...e }))
 
 const PAYLOAD = { input_data: [{ fields: ['GENDER', 'AGE'], values: [['M', 23], ['F', 80], ['M', 5]] }] }
 
@@ -183,7 +171,7 @@ test('POST /generate/:id streams SSE: one data event per chunk, then event: done
   assert.equal(res.status, 200)
   assert.match(res.headers.get('content-type'), /^text\/event-stream/)
   assert.equal(res.headers.get('cache-control'), 'no-cache, no-transform')
-  const events = parseSse(await res.text())
+  const events = sseEvents(await res.text())
   const expected = generate(request.input, request.parameters)
 
   const chunks = events.filter((e) => e.event === 'message')
@@ -211,7 +199,7 @@ test('an error event mid-stream becomes an SSE error event', async () => {
   fake.fault({ route: 'stream', errorAfterEvents: 2, errorCode: 'internal_error', message: 'model crashed' })
   const res = await post('/generate/d', { input: 'a b c d e', parameters: { max_new_tokens: 10 } })
   assert.equal(res.status, 200)
-  const events = parseSse(await res.text())
+  const events = sseEvents(await res.text())
   assert.deepEqual(events.map((e) => e.event), ['message', 'message', 'error'])
   assert.equal(events[2].data.error, 'internal_error')
   assert.match(events[2].data.message, /model crashed/)
