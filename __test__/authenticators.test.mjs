@@ -9,11 +9,10 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { inspect } from 'node:util'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { useFakeServer, keyMaker, useTmpDir } from './helpers/fake.mjs'
 import { assertNoSecrets, sleep } from './helpers/secrets.mjs'
-import { childEnv } from './helpers/child-env.js'
+import { runNode } from './helpers/child.mjs'
 import { waitFor } from './helpers/streams.mjs'
 
 const require = createRequire(import.meta.url)
@@ -28,10 +27,7 @@ let server
 useFakeServer((s) => (server = s))
 const freshKey = keyMaker('auth-test')
 let tmp
-before(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-auth-test-'))
-})
-after(() => fs.rmSync(tmp, { recursive: true, force: true }))
+useTmpDir('wml-auth-test-', (d) => (tmp = d))
 
 let files = 0
 /** A new cr-token file holding `text`; returns its path. */
@@ -449,8 +445,6 @@ test('util.inspect and JSON.stringify of every authenticator show no secret', ()
 })
 
 test('WML_NATIVE_DEBUG logs every kind without any secret, and the process exits by itself', async () => {
-  const { spawn } = await import('node:child_process')
-  const root = new URL('..', import.meta.url)
   const secrets = { cr: freshCrToken(), apikey: freshKey(), password: freshKey(), cpdKey: freshKey(), mcsp: freshKey() }
   server.options.cpdUsers = [...server.options.cpdUsers, { username: 'debug-user', password: secrets.password, apikey: secrets.cpdKey }]
   const file = crTokenFile(secrets.cr)
@@ -468,18 +462,7 @@ test('WML_NATIVE_DEBUG logs every kind without any secret, and the process exits
     ]
     Promise.all(all.map((a) => a.getToken())).then((ts) => console.log(JSON.stringify(ts)), (e) => { console.log('failed', e.code); process.exitCode = 1 })
   `
-  const r = await new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: childEnv({ WML_NATIVE_DEBUG: '1' }) })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20000)
-    child.on('exit', (c, signal) => {
-      clearTimeout(timer)
-      resolve({ code: c, signal, out, err })
-    })
-  })
+  const r = await runNode(code, { env: { WML_NATIVE_DEBUG: '1' } })
   assert.equal(r.signal, null, 'killed: the process did not exit by itself')
   assert.equal(r.code, 0, r.out + r.err)
   const tokens = JSON.parse(r.out)

@@ -5,17 +5,14 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import fs from 'node:fs'
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
-import { childEnv } from './helpers/child-env.js'
+import { runNode } from './helpers/child.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
 const native = require('../native.js')
 const errors = require('../lib/errors.js')
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 let server
 useFakeServer((s) => (server = s))
@@ -143,21 +140,6 @@ test('return() on a stream that is still opening closes its connection at once a
   }
 })
 
-function runNode(code, env) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20000)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, out, err })
-    })
-  })
-}
-
 test('where external buffers are not allowed (Electron) it loads, and the token memo still sees every change', async () => {
   const code = `
     const m = require('./index.js')
@@ -174,7 +156,7 @@ test('where external buffers are not allowed (Electron) it loads, and the token 
       console.log(JSON.stringify({ same: t1 === again, changed: t1 !== t2, shared: viaFunction === t2, cleared: t3 !== t2 }))
     })().catch((e) => { console.log('failed', e.code, e.message); process.exitCode = 1 })
   `
-  const r = await runNode(code, { WML_NATIVE_TEST_NO_EXTERNAL_BUFFERS: '1', WML_NATIVE_DEBUG: '1' })
+  const r = await runNode(code, { env: { WML_NATIVE_TEST_NO_EXTERNAL_BUFFERS: '1', WML_NATIVE_DEBUG: '1' } })
   assert.equal(r.code, 0, r.out + r.err)
   assert.deepEqual(JSON.parse(r.out.trim()), { same: true, changed: true, shared: true, cleared: true })
   assert.match(r.err, /external buffers are not allowed here/)

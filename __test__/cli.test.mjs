@@ -5,10 +5,9 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { useFakeServer, keyMaker, useTmpDir } from './helpers/fake.mjs'
 import { freshEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
@@ -20,12 +19,7 @@ const BIN = fileURLToPath(new URL('../bin/wml-native.js', import.meta.url))
 let server
 useFakeServer((s) => (server = s))
 let tmp
-before(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-cli-test-'))
-})
-after(() => {
-  fs.rmSync(tmp, { recursive: true, force: true })
-})
+useTmpDir('wml-cli-test-', (d) => (tmp = d))
 
 // Every key a test uses is recorded here; no CLI output may ever contain one.
 const keys = []

@@ -7,13 +7,11 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { useFakeServer } from './helpers/fake.mjs'
-import { freshEnv } from './helpers/child-env.js'
+import { useFakeServer, useTmpDir } from './helpers/fake.mjs'
+import { runNode } from './helpers/child.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -28,12 +26,7 @@ const SECRET3 = 'sEcReT-bearer-token-5555'
 let server
 useFakeServer((s) => (server = s))
 let tmp
-before(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-env-test-'))
-})
-after(() => {
-  fs.rmSync(tmp, { recursive: true, force: true })
-})
+useTmpDir('wml-env-test-', (d) => (tmp = d))
 
 let dirs = 0
 /** A fresh empty directory (no ibm-credentials.env in it). */
@@ -267,10 +260,10 @@ test('WmlClient.fromEnv() with environment variables only, in a fresh child proc
     const { WmlClient } = require(${JSON.stringify(ROOT)})
     WmlClient.fromEnv().score('dep-child', ${JSON.stringify(payload)})
       .then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.code, e.message); process.exit(1) })`
-  const env = freshEnv({ HOME: cwd, WML_URL: server.url, WML_APIKEY: key, WML_AUTH_URL: server.url })
-  const { code, stdout, stderr } = await run(process.execPath, ['-e', script], { cwd, env })
-  assert.equal(code, 0, stderr)
-  assert.equal(JSON.parse(stdout).predictions[0].values.length, 2)
+  const env = { HOME: cwd, WML_URL: server.url, WML_APIKEY: key, WML_AUTH_URL: server.url }
+  const { code, out, err } = await runNode(script, { cwd, env, fresh: true })
+  assert.equal(code, 0, err)
+  assert.equal(JSON.parse(out).predictions[0].values.length, 2)
   assert.equal(server.iamRequestsFor(key), 1)
 })
 
@@ -292,18 +285,6 @@ test('WML_DISABLE_SSL=true lets fromEnv() reach a server with an untrusted certi
     await tls.close()
   }
 })
-
-function run(cmd, args, options) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 // ------------------------------------------------------------ every auth type
 

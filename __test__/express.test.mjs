@@ -6,13 +6,11 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import fs from 'node:fs'
 import http from 'node:http'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { useFakeServer } from './helpers/fake.mjs'
+import { useFakeServer, useTmpDir } from './helpers/fake.mjs'
 import { freshEnv } from './helpers/child-env.js'
 import { parseSse } from './helpers/fake-http.mjs'
 
@@ -29,6 +27,7 @@ let app // the example app, listening
 let base // its URL
 let apikey
 let tmp
+useTmpDir('wml-express-test-', (d) => (tmp = d))
 
 /** Starts createApp(options) on an ephemeral port; resolves to { server, url }. */
 async function listen(options) {
@@ -52,11 +51,9 @@ before(async () => {
   apikey = `express-key-${process.pid}`
   app = await listen({ credentials: { url: fake.url, apikey, iamUrl: fake.url } })
   base = app.url
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-express-test-'))
 })
 after(async () => {
   if (app) await stop(app)
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
 })
 beforeEach(() => {
   fake.options.streamIntervalMs = 0
