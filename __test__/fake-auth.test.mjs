@@ -215,8 +215,10 @@ describe('VPC instance metadata', () => {
     const identity = (await vpcToken(server)).body.access_token
     let r = await vpcIamToken(server, undefined, undefined)
     assertVpcError(r.body, 401, 'not_authorized')
+    assert.match(r.body.errors[0].message, /needs an instance identity access token/)
     r = await vpcIamToken(server, server.issueToken(), undefined)
     assertVpcError(r.body, 401, 'not_authorized')
+    assert.match(r.body.errors[0].message, /not valid or has expired/)
     r = await vpcIamToken(server, identity, { trusted_profile: { id: 'Profile-nope' } })
     assertVpcError(r.body, 404, 'trusted_profile_not_found', 'trusted_profile')
     r = await vpcIamToken(server, identity, { trusted_profile: { id: PROFILE.id, crn: PROFILE.crn } })

@@ -10,6 +10,8 @@ const { ISSUERS, GRANTS, iamClaims, vpcIdentityClaims } = require('../tokens')
 const MIN_EXPIRES_IN = 5
 const MAX_EXPIRES_IN = 3600
 const DEFAULT_EXPIRES_IN = 300
+/** The only tokens POST .../iam_token takes: instance identity tokens. */
+const IDENTITY_ISSUERS = new Set([ISSUERS.vpcIdentity])
 
 /** Versions from this date on must use the /identity/v1/... paths (VPC docs). */
 const NEW_PATHS_FROM = '2025-07-15'
@@ -77,12 +79,11 @@ function handleVpcToken(ctx, server) {
 function handleVpcIamToken(ctx, server) {
   const bad = checkVersion(ctx)
   if (bad) return bad
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(ctx.req.headers.authorization || '')
-  const claims = m && server.tokens.verify(m[1])
-  if (!claims || claims.iss !== ISSUERS.vpcIdentity || !server.tokens.isLive(claims)) {
-    return vpcError(ctx, 401, 'not_authorized', m
-      ? 'The instance identity access token is not valid or has expired.'
-      : 'The request needs an instance identity access token: Authorization: Bearer <token>.')
+  const { problem } = server.tokens.fromBearer(ctx.req.headers.authorization, IDENTITY_ISSUERS)
+  if (problem) {
+    return vpcError(ctx, 401, 'not_authorized', problem === 'missing'
+      ? 'The request needs an instance identity access token: Authorization: Bearer <token>.'
+      : 'The instance identity access token is not valid or has expired.')
   }
   const { error, value } = body(ctx)
   if (error) return error
