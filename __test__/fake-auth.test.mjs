@@ -188,6 +188,10 @@ describe('VPC instance metadata', () => {
     assert.equal(r.body.errors[0].message, 'The `expires_in` field must not exceed `3600`.')
     assert.equal(r.body.errors[0].target.value, '7200')
     assert.equal(r.body.errors[0].more_info, 'https://cloud.ibm.com/docs/vpc?topic=vpc-imd-configure-service')
+    for (const bad of ['{"expires_in": ', '[300]']) {
+      r = await vpcToken(server, { body: bad })
+      assertVpcError(r.body, 400, 'validation_invalid_json')
+    }
     r = await json(jsonRequest(server, '/instance_identity/v1/token', {}, { headers: { 'Metadata-Flavor': 'ibm' } }))
     assert.equal(r.status, 405)
     assert.equal(r.headers.get('allow'), 'PUT')

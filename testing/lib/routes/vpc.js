@@ -3,7 +3,7 @@
 // identity token) and POST /instance_identity/v1/iam_token (an IAM token for a
 // trusted profile). The 2025-08-26 paths /identity/v1/token and
 // /identity/v1/iam_tokens are served the same way.
-const { isPlainObject, isValidVersionDate, parseJson, jsonReply } = require('../util')
+const { isPlainObject, isValidVersionDate, jsonReply } = require('../util')
 const { vpcError } = require('../errors')
 const { ISSUERS, GRANTS, iamClaims, vpcIdentityClaims } = require('../tokens')
 
@@ -34,14 +34,13 @@ function checkVersion(ctx) {
   return null
 }
 
-/** The JSON object body (an empty body is `{}`), or `{ error }`. */
+/** The JSON object body as the server parsed it (an empty body is `{}`), or `{ error }`. */
 function body(ctx) {
   if (ctx.bodyText.trim() === '') return { value: {} }
-  const parsed = parseJson(ctx.bodyText)
-  if (!parsed.ok || !isPlainObject(parsed.value)) {
+  if (!ctx.json.ok || !isPlainObject(ctx.json.value)) {
     return { error: vpcError(ctx, 400, 'validation_invalid_json', 'The request body must be a JSON object.') }
   }
-  return { value: parsed.value }
+  return { value: ctx.json.value }
 }
 
 /** The VPC token answer: `{access_token, created_at, expires_at, expires_in}`. */
