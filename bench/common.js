@@ -238,6 +238,34 @@ function withTimeout(promise, ms, message) {
 }
 
 /**
+ * Runs `command args...` (node by default) in the repository root with `env`
+ * added, passes its stderr through, and resolves with the last stdout line
+ * parsed as JSON. Killed (and rejected) after timeoutMs.
+ */
+function runJsonChild(args, timeoutMs, env, command = process.execPath) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => { out += d })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${args.join(' ')}: timed out after ${timeoutMs} ms`))
+    }, timeoutMs)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (code !== 0) return reject(new Error(`${args.join(' ')}: exited with ${code ?? signal}`))
+      const line = out.trim().split('\n').pop()
+      try {
+        resolve(JSON.parse(line))
+      } catch {
+        reject(new Error(`${args.join(' ')}: no JSON result line (got ${JSON.stringify(out.slice(-200))})`))
+      }
+    })
+  })
+}
+
+/**
  * Starts the fake server (testing/cli.js `args`) in its own process, with
  * `nodeArgs` before the script, `env` added to the environment and, with
  * `ipc`, an IPC channel. Resolves { child, url, ca, exited, stop } once it
@@ -297,6 +325,7 @@ module.exports = {
   driveCallers,
   combineRuns,
   withTimeout,
+  runJsonChild,
   startFakeServerProcess,
   ratio,
   verdict,
