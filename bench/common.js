@@ -110,6 +110,31 @@ async function nsPerCall(run, n) {
   return Number(process.hrtime.bigint() - t0) / n
 }
 
+/**
+ * Times `candidates` (`{ name, run(n) }`: n calls) against each other: each
+ * is warmed up (50,000 calls) and calibrated to about `roundNs` per round
+ * (100,000 to 3,000,000 calls), then timed `rounds` times, the order rotated
+ * every round so that none always runs first or last. Sets each candidate's
+ * `n` and `samples` (ns per call, one per round); `onCalibrated(c, estNs)`
+ * and `onRound(r)` (r from 0) report progress.
+ */
+async function timeCandidates(candidates, { rounds, roundNs, onCalibrated = () => {}, onRound = () => {} }) {
+  for (const c of candidates) {
+    await c.run(50_000)
+    const est = await nsPerCall(c.run, 100_000)
+    c.n = Math.max(100_000, Math.min(3_000_000, Math.round(roundNs / est)))
+    c.samples = []
+    onCalibrated(c, est)
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < candidates.length; k++) {
+      const c = candidates[(r + k) % candidates.length]
+      c.samples.push(await nsPerCall(c.run, c.n))
+    }
+    onRound(r)
+  }
+}
+
 /** The check of a scoring answer: its first block holds `rows` predictions. */
 function predictionsCheck(rows) {
   return (res) => {
@@ -322,6 +347,7 @@ module.exports = {
   loopGetIamToken,
   loopAuthenticator,
   nsPerCall,
+  timeCandidates,
   driveCallers,
   combineRuns,
   withTimeout,
