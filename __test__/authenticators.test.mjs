@@ -9,10 +9,11 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { inspect } from 'node:util'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { useFakeServer, keyMaker, useTmpDir } from './helpers/fake.mjs'
 import { assertNoSecrets, sleep } from './helpers/secrets.mjs'
+import { runNode } from './helpers/child.mjs'
+import { waitFor } from './helpers/streams.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -26,10 +27,7 @@ let server
 useFakeServer((s) => (server = s))
 const freshKey = keyMaker('auth-test')
 let tmp
-before(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-auth-test-'))
-})
-after(() => fs.rmSync(tmp, { recursive: true, force: true }))
+useTmpDir('wml-auth-test-', (d) => (tmp = d))
 
 let files = 0
 /** A new cr-token file holding `text`; returns its path. */
@@ -43,15 +41,6 @@ const freshCrToken = keyMaker('cr-token-secret')
 
 function container(file, extra = {}) {
   return new m.ContainerAuthenticator({ crTokenFilename: file, iamProfileId: PROFILE.id, url: server.url, maxRetries: 0, ...extra })
-}
-
-/** Resolves once `cond()` holds (polling), or fails after ~2 s. */
-async function until(cond, what) {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return
-    await sleep(10)
-  }
-  assert.fail(`timed out waiting for ${what}`)
 }
 
 // ------------------------------------------------------------ container
@@ -102,7 +91,7 @@ test('ContainerAuthenticator: a rotated cr-token file is picked up at the next r
   assert.equal(server.stats.iamByCrToken.get(second), undefined)
   await sleep(700)
   assert.equal(await a.getToken(), t1, 'past 80% of the life: served at once, refreshed in the background')
-  await until(() => server.stats.iamByCrToken.get(second) === 1, 'the refresh with the new cr token')
+  assert.ok(await waitFor(() => server.stats.iamByCrToken.get(second) === 1), 'timed out waiting for the refresh with the new cr token')
   let t2 = t1
   for (let i = 0; i < 200 && t2 === t1; i++) {
     await sleep(10)
@@ -456,8 +445,6 @@ test('util.inspect and JSON.stringify of every authenticator show no secret', ()
 })
 
 test('WML_NATIVE_DEBUG logs every kind without any secret, and the process exits by itself', async () => {
-  const { spawn } = await import('node:child_process')
-  const root = new URL('..', import.meta.url)
   const secrets = { cr: freshCrToken(), apikey: freshKey(), password: freshKey(), cpdKey: freshKey(), mcsp: freshKey() }
   server.options.cpdUsers = [...server.options.cpdUsers, { username: 'debug-user', password: secrets.password, apikey: secrets.cpdKey }]
   const file = crTokenFile(secrets.cr)
@@ -475,18 +462,7 @@ test('WML_NATIVE_DEBUG logs every kind without any secret, and the process exits
     ]
     Promise.all(all.map((a) => a.getToken())).then((ts) => console.log(JSON.stringify(ts)), (e) => { console.log('failed', e.code); process.exitCode = 1 })
   `
-  const r = await new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, WML_NATIVE_DEBUG: '1' } })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20000)
-    child.on('exit', (c, signal) => {
-      clearTimeout(timer)
-      resolve({ code: c, signal, out, err })
-    })
-  })
+  const r = await runNode(code, { env: { WML_NATIVE_DEBUG: '1' } })
   assert.equal(r.signal, null, 'killed: the process did not exit by itself')
   assert.equal(r.code, 0, r.out + r.err)
   const tokens = JSON.parse(r.out)

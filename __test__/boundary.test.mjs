@@ -5,16 +5,14 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import fs from 'node:fs'
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { runNode } from './helpers/child.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
 const native = require('../native.js')
 const errors = require('../lib/errors.js')
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 let server
 useFakeServer((s) => (server = s))
@@ -88,11 +86,12 @@ test('option types are checked once, in Rust, naming the option and never quotin
   const iamBefore = server.stats.iam
   const cases = [
     [{ url: 42 }, /options\.url must be a string/],
-    [{ timeoutMs: '5' }, /options\.timeoutMs must be a number/],
-    [{ disableSslVerification: 'yes' }, /options\.disableSslVerification must be a boolean/],
-    [{ headers: { 'X-A': 1 } }, /options\.headers\.X-A must be a string/],
-    [{ clientSecret: { secret: 'do-not-print' } }, /options\.clientSecret must be a string/],
-    [{ timeoutMs: -1 }, /timeoutMs must be a positive number/],
+    // Each case names the fake as its token service: only the option under test may stop it.
+    [{ url: server.url, timeoutMs: '5' }, /options\.timeoutMs must be a number/],
+    [{ url: server.url, disableSslVerification: 'yes' }, /options\.disableSslVerification must be a boolean/],
+    [{ url: server.url, headers: { 'X-A': 1 } }, /options\.headers\.X-A must be a string/],
+    [{ url: server.url, clientSecret: { secret: 'do-not-print' } }, /options\.clientSecret must be a string/],
+    [{ url: server.url, timeoutMs: -1 }, /timeoutMs must be a positive number/],
     ['not an object', /options must be an object/],
   ]
   for (const [options, pattern] of cases) {
@@ -101,9 +100,9 @@ test('option types are checked once, in Rust, naming the option and never quotin
     assert.match(e.message, pattern)
     assert.doesNotMatch(e.message, /do-not-print/)
   }
-  await assert.rejects(m.getIamToken(123), (x) => x instanceof m.InvalidArgumentError && /apikey must be a non-empty string/.test(x.message))
-  await assert.rejects(m.getIamToken(''), (x) => x instanceof m.InvalidArgumentError && /apikey must be a non-empty string/.test(x.message))
-  assert.throws(() => new m.IamAuthenticator({ apikey: 7 }), /options\.apikey must be a string/)
+  await assert.rejects(m.getIamToken(123, { url: server.url }), (x) => x instanceof m.InvalidArgumentError && /apikey must be a non-empty string/.test(x.message))
+  await assert.rejects(m.getIamToken('', { url: server.url }), (x) => x instanceof m.InvalidArgumentError && /apikey must be a non-empty string/.test(x.message))
+  assert.throws(() => new m.IamAuthenticator({ apikey: 7, url: server.url }), /options\.apikey must be a string/)
   const wml = new m.WmlClient({ url: server.url, iamUrl: server.url, apikey: freshKey() })
   await assert.rejects(wml.score(42, payload), /deploymentId must be a non-empty string/)
   await assert.rejects(wml.score('dep', payload, { timeoutMs: 'soon' }), /options\.timeoutMs must be a number/)
@@ -141,21 +140,6 @@ test('return() on a stream that is still opening closes its connection at once a
   }
 })
 
-function runNode(code, env) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20000)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, out, err })
-    })
-  })
-}
-
 test('where external buffers are not allowed (Electron) it loads, and the token memo still sees every change', async () => {
   const code = `
     const m = require('./index.js')
@@ -172,7 +156,7 @@ test('where external buffers are not allowed (Electron) it loads, and the token 
       console.log(JSON.stringify({ same: t1 === again, changed: t1 !== t2, shared: viaFunction === t2, cleared: t3 !== t2 }))
     })().catch((e) => { console.log('failed', e.code, e.message); process.exitCode = 1 })
   `
-  const r = await runNode(code, { WML_NATIVE_TEST_NO_EXTERNAL_BUFFERS: '1', WML_NATIVE_DEBUG: '1' })
+  const r = await runNode(code, { env: { WML_NATIVE_TEST_NO_EXTERNAL_BUFFERS: '1', WML_NATIVE_DEBUG: '1' } })
   assert.equal(r.code, 0, r.out + r.err)
   assert.deepEqual(JSON.parse(r.out.trim()), { same: true, changed: true, shared: true, cleared: true })
   assert.match(r.err, /external buffers are not allowed here/)

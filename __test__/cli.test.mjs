@@ -5,10 +5,10 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { useFakeServer, keyMaker, useTmpDir } from './helpers/fake.mjs'
+import { freshEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const { startFakeServer } = require('../testing/index.js')
@@ -19,12 +19,7 @@ const BIN = fileURLToPath(new URL('../bin/wml-native.js', import.meta.url))
 let server
 useFakeServer((s) => (server = s))
 let tmp
-before(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-cli-test-'))
-})
-after(() => {
-  fs.rmSync(tmp, { recursive: true, force: true })
-})
+useTmpDir('wml-cli-test-', (d) => (tmp = d))
 
 // Every key a test uses is recorded here; no CLI output may ever contain one.
 const keys = []
@@ -50,7 +45,7 @@ function cli(args, { env = {}, input } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: tmp,
-      env: { PATH: process.env.PATH, HOME: tmp, ...env },
+      env: freshEnv({ HOME: tmp, ...env }),
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -118,11 +113,12 @@ test('--apikey-file: the first line of the file is the key (and beats IBMCLOUD_A
 test('an API key on the command line is refused, explaining why, before anything is sent', async () => {
   const key = freshKey()
   const before = server.stats.iam
+  // Each names the fake as its IAM (and service): only the refusal stands between it and a request.
   for (const args of [
-    ['token', '--apikey', key],
-    ['token', `--apikey=${key}`],
+    ['token', '--apikey', key, '--iam-url', server.url],
+    ['token', `--apikey=${key}`, '--iam-url', server.url],
     ['token', '--api-key', key, '--iam-url', server.url],
-    ['score', 'dep', 'p.json', '--apikey', key],
+    ['score', 'dep', 'p.json', '--apikey', key, '--url', server.url, '--iam-url', server.url],
   ]) {
     const { code, stdout, stderr } = await cli(args, { env: { IBMCLOUD_API_KEY: freshKey() } })
     assert.equal(code, 2, args.join(' '))
@@ -132,25 +128,31 @@ test('an API key on the command line is refused, explaining why, before anything
     assert.match(stderr, /IBMCLOUD_API_KEY/)
   }
   // A key passed where no argument belongs is not echoed either.
-  const stray = await cli(['token', key])
+  const stray = await cli(['token', key, '--iam-url', server.url])
   assert.equal(stray.code, 2)
-  const unknown = await cli([key])
+  const unknown = await cli([key, '--iam-url', server.url])
   assert.equal(unknown.code, 2)
   assert.match(unknown.stderr, /unknown command \(not shown\)/)
   // parseArgs repeats an unknown option's text; a key given as one is not shown.
-  const dashed = await cli(['token', `--${key}`])
+  const dashed = await cli(['token', `--${key}`, '--iam-url', server.url])
   assert.equal(dashed.code, 2)
   assert.match(dashed.stderr, /unknown option \(not shown\)/)
   assert.equal(server.stats.iam, before)
 })
 
 test('no API key: exit 2 naming IBMCLOUD_API_KEY and --apikey-file', async () => {
-  for (const args of [['token'], ['score', 'dep', writeFile('p0.json', JSON.stringify(PAYLOAD))]]) {
-    const { code, stdout, stderr } = await cli([...args, '--iam-url', server.url], { env: { IBMCLOUD_API_KEY: '  ' } })
+  const before = server.stats.iam
+  // No WML_ variable at all, not even the loopback guard: lib/env.js counts
+  // any WML_* name (WML_NATIVE_* too) as a setting of the service WML, and
+  // the CLI then asks for WML_APIKEY instead. Nothing is sent either way.
+  const env = { IBMCLOUD_API_KEY: '  ', WML_NATIVE_TEST_LOOPBACK_ONLY: undefined }
+  for (const args of [['token'], ['score', 'dep', writeFile('p0.json', JSON.stringify(PAYLOAD)), '--url', server.url]]) {
+    const { code, stdout, stderr } = await cli([...args, '--iam-url', server.url], { env })
     assert.equal(code, 2)
     assert.equal(stdout, '')
     assert.match(stderr, /no API key: set the IBMCLOUD_API_KEY environment variable, or pass --apikey-file FILE/)
   }
+  assert.equal(server.stats.iam, before, 'nothing was sent')
 })
 
 test('an API key IAM rejects: exit 1 with the code and status on stderr', async () => {

@@ -2,10 +2,8 @@
 // and refreshes are logged with every secret redacted.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { runNode } from './helpers/child.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const KEY = 'debug-secret-apikey-4242'
 
 const script = `
@@ -26,25 +24,14 @@ const script = `
   })()
 `
 
-function run(env) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ...env } })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    child.on('exit', (code) => resolve({ code, out, err }))
-  })
-}
-
 test('debug logging is off by default', async () => {
-  const r = await run({ WML_NATIVE_DEBUG: '' })
+  const r = await runNode(script, { env: { WML_NATIVE_DEBUG: '' } })
   assert.equal(r.code, 0, r.err)
   assert.equal(r.err, '')
 })
 
 test('WML_NATIVE_DEBUG=1 logs requests, retries and cache hits without secrets', async () => {
-  const r = await run({ WML_NATIVE_DEBUG: '1' })
+  const r = await runNode(script, { env: { WML_NATIVE_DEBUG: '1' } })
   assert.equal(r.code, 0, r.err)
   const token = r.out.trim()
   assert.ok(token.length > 100)

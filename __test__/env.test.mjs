@@ -7,12 +7,11 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { useFakeServer } from './helpers/fake.mjs'
+import { useFakeServer, useTmpDir } from './helpers/fake.mjs'
+import { runNode } from './helpers/child.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -27,12 +26,7 @@ const SECRET3 = 'sEcReT-bearer-token-5555'
 let server
 useFakeServer((s) => (server = s))
 let tmp
-before(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-env-test-'))
-})
-after(() => {
-  fs.rmSync(tmp, { recursive: true, force: true })
-})
+useTmpDir('wml-env-test-', (d) => (tmp = d))
 
 let dirs = 0
 /** A fresh empty directory (no ibm-credentials.env in it). */
@@ -266,10 +260,10 @@ test('WmlClient.fromEnv() with environment variables only, in a fresh child proc
     const { WmlClient } = require(${JSON.stringify(ROOT)})
     WmlClient.fromEnv().score('dep-child', ${JSON.stringify(payload)})
       .then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.code, e.message); process.exit(1) })`
-  const env = { PATH: process.env.PATH, HOME: cwd, WML_URL: server.url, WML_APIKEY: key, WML_AUTH_URL: server.url }
-  const { code, stdout, stderr } = await run(process.execPath, ['-e', script], { cwd, env })
-  assert.equal(code, 0, stderr)
-  assert.equal(JSON.parse(stdout).predictions[0].values.length, 2)
+  const env = { HOME: cwd, WML_URL: server.url, WML_APIKEY: key, WML_AUTH_URL: server.url }
+  const { code, out, err } = await runNode(script, { cwd, env, fresh: true })
+  assert.equal(code, 0, err)
+  assert.equal(JSON.parse(out).predictions[0].values.length, 2)
   assert.equal(server.iamRequestsFor(key), 1)
 })
 
@@ -291,18 +285,6 @@ test('WML_DISABLE_SSL=true lets fromEnv() reach a server with an untrusted certi
     await tls.close()
   }
 })
-
-function run(cmd, args, options) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 // ------------------------------------------------------------ every auth type
 
@@ -381,7 +363,7 @@ test('getAuthenticatorFromEnv: what a type lacks is named by variable, never by 
   }
 })
 
-test('credentialsFromEnv: other auth types become { authenticator }; DISABLE_SSL is the service\'s, AUTH_DISABLE_SSL the token service\'s', () => {
+test('credentialsFromEnv: other auth types become { authenticator }; DISABLE_SSL is the service\'s, AUTH_DISABLE_SSL the token service\'s', async () => {
   const creds = read('WML', {
     WML_URL: 'https://cpd.example.com',
     WML_VERSION: '2024-01-01',
@@ -392,10 +374,23 @@ test('credentialsFromEnv: other auth types become { authenticator }; DISABLE_SSL
   })
   assert.deepEqual(Object.keys(creds), ['url', 'version', 'authenticator'])
   assert.ok(creds.authenticator instanceof m.CloudPakForDataAuthenticator)
+  // The cp4d password stays inside the authenticator: the credentials show it redacted.
+  assert.equal(JSON.stringify(creds).includes(SECRET2), false)
+  assert.match(JSON.stringify(creds), /"password":"<redacted>"/)
   const both = read('WML', { WML_URL: 'https://x', WML_AUTH_TYPE: 'vpc', WML_DISABLE_SSL: 'true' })
   assert.equal(both.disableSslVerification, true)
   assert.ok(both.authenticator instanceof m.VpcInstanceAuthenticator)
-  assert.equal(JSON.stringify(both).includes(SECRET2), false)
+  // Against a token service whose certificate no one trusts: AUTH_DISABLE_SSL reaches it, DISABLE_SSL does not.
+  const tls = await startFakeServer({ tls: true })
+  try {
+    const cp4d = (extra) =>
+      read('WML', { WML_URL: tls.url, WML_AUTH_TYPE: 'cp4d', WML_USERNAME: 'admin', WML_PASSWORD: 'password', ...extra }).authenticator
+    assert.equal(typeof (await cp4d({ WML_AUTH_DISABLE_SSL: 'true' }).getToken()), 'string')
+    const err = await cp4d({ WML_DISABLE_SSL: 'true' }).getToken().catch((e) => e)
+    assert.equal(err.code, 'ERR_TLS')
+  } finally {
+    await tls.close()
+  }
 })
 
 test('WmlClient.fromEnv() with container and cp4d settings scores against the fake server', async () => {

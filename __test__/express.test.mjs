@@ -6,13 +6,13 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import fs from 'node:fs'
 import http from 'node:http'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { useFakeServer } from './helpers/fake.mjs'
+import { useFakeServer, useTmpDir } from './helpers/fake.mjs'
+import { freshEnv } from './helpers/child-env.js'
+import { parseSse } from './helpers/fake-http.mjs'
 
 const require = createRequire(import.meta.url)
 const { generate } = require('../testing/index.js')
@@ -27,6 +27,7 @@ let app // the example app, listening
 let base // its URL
 let apikey
 let tmp
+useTmpDir('wml-express-test-', (d) => (tmp = d))
 
 /** Starts createApp(options) on an ephemeral port; resolves to { server, url }. */
 async function listen(options) {
@@ -50,11 +51,9 @@ before(async () => {
   apikey = `express-key-${process.pid}`
   app = await listen({ credentials: { url: fake.url, apikey, iamUrl: fake.url } })
   base = app.url
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wml-express-test-'))
 })
 after(async () => {
   if (app) await stop(app)
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
 })
 beforeEach(() => {
   fake.options.streamIntervalMs = 0
@@ -68,21 +67,8 @@ function post(path, body, { url = base, contentType = 'application/json' } = {})
   })
 }
 
-/** Parses an SSE body into [{ event, data }] (event defaults to "message"). */
-function parseSse(text) {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      const out = { event: 'message', data: '' }
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) out.event = line.slice(7)
-        else if (line.startsWith('data: ')) out.data += line.slice(6)
-      }
-      out.data = JSON.parse(out.data)
-      return out
-    })
-}
+/** The SSE events of a body, [{ event, data }]; `event` defaults to "message", as in the SSE spec. */
+const sseEvents = (text) => parseSse(text).map((e) => ({ event: 'message', ...e }))
 
 const PAYLOAD = { input_data: [{ fields: ['GENDER', 'AGE'], values: [['M', 23], ['F', 80], ['M', 5]] }] }
 
@@ -182,7 +168,7 @@ test('POST /generate/:id streams SSE: one data event per chunk, then event: done
   assert.equal(res.status, 200)
   assert.match(res.headers.get('content-type'), /^text\/event-stream/)
   assert.equal(res.headers.get('cache-control'), 'no-cache, no-transform')
-  const events = parseSse(await res.text())
+  const events = sseEvents(await res.text())
   const expected = generate(request.input, request.parameters)
 
   const chunks = events.filter((e) => e.event === 'message')
@@ -210,7 +196,7 @@ test('an error event mid-stream becomes an SSE error event', async () => {
   fake.fault({ route: 'stream', errorAfterEvents: 2, errorCode: 'internal_error', message: 'model crashed' })
   const res = await post('/generate/d', { input: 'a b c d e', parameters: { max_new_tokens: 10 } })
   assert.equal(res.status, 200)
-  const events = parseSse(await res.text())
+  const events = sseEvents(await res.text())
   assert.deepEqual(events.map((e) => e.event), ['message', 'message', 'error'])
   assert.equal(events[2].data.error, 'internal_error')
   assert.match(events[2].data.message, /model crashed/)
@@ -255,7 +241,7 @@ test('a client that disconnects mid-stream closes the stream to watsonx.ai', asy
 function startServerJs(env) {
   const child = spawn(process.execPath, [path.join(EXAMPLE, 'dist', 'server.js')], {
     cwd: tmp,
-    env: { PATH: process.env.PATH, HOME: tmp, PORT: '0', ...env },
+    env: freshEnv({ HOME: tmp, PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

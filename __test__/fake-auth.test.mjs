@@ -12,6 +12,8 @@ import {
 const PROFILE = DEFAULT_TRUSTED_PROFILES[0]
 const SMALL_INPUT = { input_data: [{ fields: ['a'], values: [[1]] }] }
 const nowSec = () => Math.floor(Date.now() / 1000)
+/** The requestType of MCSP's IAM-shaped errors (the fake's mcsp route). */
+const MCSP_REQUEST_TYPE = 'incoming.Apikey_Token'
 
 /** Does the fake's scoring route accept this bearer token? Resolves the status. */
 async function scoringStatus(server, token) {
@@ -186,6 +188,10 @@ describe('VPC instance metadata', () => {
     assert.equal(r.body.errors[0].message, 'The `expires_in` field must not exceed `3600`.')
     assert.equal(r.body.errors[0].target.value, '7200')
     assert.equal(r.body.errors[0].more_info, 'https://cloud.ibm.com/docs/vpc?topic=vpc-imd-configure-service')
+    for (const bad of ['{"expires_in": ', '[300]']) {
+      r = await vpcToken(server, { body: bad })
+      assertVpcError(r.body, 400, 'validation_invalid_json')
+    }
     r = await json(jsonRequest(server, '/instance_identity/v1/token', {}, { headers: { 'Metadata-Flavor': 'ibm' } }))
     assert.equal(r.status, 405)
     assert.equal(r.headers.get('allow'), 'PUT')
@@ -213,8 +219,10 @@ describe('VPC instance metadata', () => {
     const identity = (await vpcToken(server)).body.access_token
     let r = await vpcIamToken(server, undefined, undefined)
     assertVpcError(r.body, 401, 'not_authorized')
+    assert.match(r.body.errors[0].message, /needs an instance identity access token/)
     r = await vpcIamToken(server, server.issueToken(), undefined)
     assertVpcError(r.body, 401, 'not_authorized')
+    assert.match(r.body.errors[0].message, /not valid or has expired/)
     r = await vpcIamToken(server, identity, { trusted_profile: { id: 'Profile-nope' } })
     assertVpcError(r.body, 404, 'trusted_profile_not_found', 'trusted_profile')
     r = await vpcIamToken(server, identity, { trusted_profile: { id: PROFILE.id, crn: PROFILE.crn } })
@@ -293,7 +301,7 @@ describe('MCSP apikeys/token', () => {
     for (const [body, code] of [[{ apikey: 'invalid-x' }, 'BXNIM0415E'], [{ apikey: 'gone-key' }, 'BXNIM0415E'], [{}, 'BXNIM0109E']]) {
       const r = await json(jsonRequest(server, PATHS[0], body, { version: null }))
       assert.equal(r.status, 400)
-      assertIamError(r.body, code)
+      assertIamError(r.body, code, MCSP_REQUEST_TYPE)
     }
     server.fault({ route: 'mcsp', apikey: 'victim', status: 429, retryAfter: 1 })
     try {
@@ -301,7 +309,7 @@ describe('MCSP apikeys/token', () => {
       const r = await json(jsonRequest(server, PATHS[1], { apikey: 'victim' }, { version: null }))
       assert.equal(r.status, 429)
       assert.equal(r.headers.get('retry-after'), '1')
-      assertIamError(r.body, 'BXNIM0420E')
+      assertIamError(r.body, 'BXNIM0420E', MCSP_REQUEST_TYPE)
     } finally {
       server.clearFaults()
     }

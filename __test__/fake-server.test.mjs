@@ -10,29 +10,23 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { startFakeServer, predictRow, generate, FIXTURES, DEFAULT_MODEL_ID } from '../testing/index.mjs'
 import { sleep } from './helpers/secrets.mjs'
-import { decodeJwt, rawRequest, parseSse, startCli } from './helpers/fake-http.mjs'
+import {
+  GRANT, VERSION, iamPost, jsonRequest, decodeJwt, rawRequest, parseSse, startCli, assertIamError, assertWmlError as assertWmlErrorShape,
+} from './helpers/fake-http.mjs'
+import { waitFor } from './helpers/streams.mjs'
 
 const require = createRequire(import.meta.url)
 const CLI = fileURLToPath(new URL('../testing/cli.js', import.meta.url))
-const GRANT = 'urn:ibm:params:oauth:grant-type:apikey'
-const VERSION = '2024-05-01'
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }
+const ML_MORE_INFO = 'https://cloud.ibm.com/apidocs/machine-learning'
 
 // ---------------------------------------------------------------------------
-// helpers
+// helpers (thin adapters over helpers/fake-http.mjs)
 // ---------------------------------------------------------------------------
 
-async function waitFor(predicate, timeoutMs = 3000) {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await sleep(10)
-  }
-}
-
-function tokenRequest(server, apikey, { headers = {}, extra = '' } = {}) {
-  const body = `grant_type=${encodeURIComponent(GRANT)}&apikey=${encodeURIComponent(apikey)}${extra}`
-  return fetch(`${server.url}/identity/token`, { method: 'POST', headers: { ...FORM, ...headers }, body })
+/** An API-key token request; `form` adds fields. */
+function tokenRequest(server, apikey, { headers = {}, form = {} } = {}) {
+  return iamPost(server, { grant_type: GRANT.apikey, apikey, ...form }, headers)
 }
 
 async function getToken(server, apikey = 'good-key') {
@@ -41,14 +35,8 @@ async function getToken(server, apikey = 'good-key') {
   return (await res.json()).access_token
 }
 
-function wmlPost(server, path, token, body, { version = VERSION, headers = {}, signal } = {}) {
-  const q = version === null ? '' : `?version=${version}`
-  return fetch(`${server.url}${path}${q}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    signal,
-  })
+function wmlPost(server, path, token, body, options) {
+  return jsonRequest(server, path, body, { ...options, token })
 }
 
 const predictPath = (id = 'dep-1') => `/ml/v4/deployments/${id}/predictions`
@@ -56,24 +44,8 @@ const genPath = (id = 'dep-1') => `/ml/v1/deployments/${id}/text/generation`
 const streamPath = (id = 'dep-1') => `/ml/v1/deployments/${id}/text/generation_stream`
 const SMALL_INPUT = { input_data: [{ fields: ['GENDER', 'AGE'], values: [['M', 23]] }] }
 
-function assertWmlError(body, status, code) {
-  assert.equal(body.status_code, status)
-  assert.match(body.trace, /^[0-9a-f]{32}$/)
-  assert.equal(body.errors.length, 1)
-  assert.equal(body.errors[0].code, code)
-  assert.equal(typeof body.errors[0].message, 'string')
-  assert.ok(body.errors[0].message.length > 0)
-  assert.equal(body.errors[0].more_info, 'https://cloud.ibm.com/apidocs/machine-learning')
-}
-
-function assertIamError(body, code) {
-  assert.equal(body.errorCode, code)
-  assert.equal(typeof body.errorMessage, 'string')
-  const keys = ['requestId', 'requestType', 'userAgent', 'url', 'instanceId', 'threadId', 'host', 'startTime',
-    'endTime', 'elapsedTime', 'locale', 'clusterName']
-  assert.deepEqual(Object.keys(body.context).sort(), keys.sort())
-  assert.equal(body.context.requestType, 'incoming.Identity_Token')
-}
+/** A WML error body, with WML's (not watsonx.ai's) documentation link. */
+const assertWmlError = (body, status, code) => assertWmlErrorShape(body, status, code, ML_MORE_INFO)
 
 // ---------------------------------------------------------------------------
 // IAM
@@ -87,7 +59,7 @@ describe('IAM /identity/token', () => {
 
   test('issues a real-looking JWT with iat/exp and the IBM response shape', async () => {
     const before = Math.floor(Date.now() / 1000)
-    const res = await tokenRequest(server, 'good-key', { extra: '&response_type=cloud_iam' })
+    const res = await tokenRequest(server, 'good-key', { form: { response_type: 'cloud_iam' } })
     assert.equal(res.status, 200)
     assert.match(res.headers.get('content-type'), /^application\/json/)
     const body = await res.json()
@@ -103,7 +75,7 @@ describe('IAM /identity/token', () => {
     for (const claim of ['iam_id', 'id', 'realmid', 'sub', 'sub_type', 'account', 'iss', 'jti', 'acr', 'amr']) {
       assert.ok(payload[claim] !== undefined, `claim ${claim}`)
     }
-    assert.equal(payload.grant_type, GRANT)
+    assert.equal(payload.grant_type, GRANT.apikey)
     assert.equal(payload.scope, 'ibm openid')
     assert.equal(payload.client_id, 'default')
     assert.ok(payload.iat >= before && payload.iat <= Math.floor(Date.now() / 1000))
@@ -148,7 +120,7 @@ describe('IAM /identity/token', () => {
 
   test('form validation: content type, grant_type, apikey', async () => {
     const post = (body, headers = FORM) => fetch(`${server.url}/identity/token`, { method: 'POST', headers, body })
-    const wrongType = await post(`grant_type=${GRANT}&apikey=k`, { 'Content-Type': 'application/json' })
+    const wrongType = await post(`grant_type=${GRANT.apikey}&apikey=k`, { 'Content-Type': 'application/json' })
     assert.equal(wrongType.status, 400)
     assertIamError(await wrongType.json(), 'BXNIM0105E')
     const noGrant = await post('apikey=k')
@@ -157,7 +129,7 @@ describe('IAM /identity/token', () => {
     const badGrant = await post('grant_type=password&apikey=k')
     assert.equal(badGrant.status, 400)
     assertIamError(await badGrant.json(), 'BXNIM0308E')
-    const noKey = await post(`grant_type=${encodeURIComponent(GRANT)}`)
+    const noKey = await post(`grant_type=${encodeURIComponent(GRANT.apikey)}`)
     assert.equal(noKey.status, 400)
     assertIamError(await noKey.json(), 'BXNIM0109E')
     const get = await fetch(`${server.url}/identity/token`)
@@ -187,7 +159,7 @@ describe('IAM /identity/token', () => {
     assert.equal(last.method, 'POST')
     assert.equal(last.path, '/identity/token')
     assert.equal(last.form.apikey, 'invalid-b')
-    assert.equal(last.form.grant_type, GRANT)
+    assert.equal(last.form.grant_type, GRANT.apikey)
     assert.equal(last.headers['content-type'], 'application/x-www-form-urlencoded')
     assert.match(last.body, /apikey=invalid-b/)
     const stats = server.stats
@@ -225,7 +197,7 @@ describe('faults', () => {
     server.fault({ route: 'iam', hang: true, times: 1 })
     const t0 = Date.now()
     const res = fetch(`${server.url}/identity/token`, {
-      method: 'POST', headers: FORM, body: `grant_type=${GRANT}&apikey=k`, signal: AbortSignal.timeout(300),
+      method: 'POST', headers: FORM, body: `grant_type=${GRANT.apikey}&apikey=k`, signal: AbortSignal.timeout(300),
     })
     await assert.rejects(res, (err) => err.name === 'TimeoutError' || err.name === 'AbortError')
     assert.ok(Date.now() - t0 >= 290)
@@ -242,7 +214,7 @@ describe('faults', () => {
 
   test('resetAfterBytes sends headers and n bytes then destroys', async () => {
     server.fault({ route: 'iam', resetAfterBytes: 25, times: 1 })
-    const err = await rawRequest(`${server.url}/identity/token`, { headers: FORM, body: `grant_type=${GRANT}&apikey=k` })
+    const err = await rawRequest(`${server.url}/identity/token`, { headers: FORM, body: `grant_type=${GRANT.apikey}&apikey=k` })
       .then(() => null, (e) => e)
     assert.ok(err, 'the response must fail')
     assert.equal(err.status, 200)
@@ -682,7 +654,7 @@ describe('watsonx.ai text generation', () => {
       while (!seen.includes('event: message')) seen += Buffer.from((await reader.read()).value).toString()
       assert.equal(server.stats.streamsOpen, 1)
       controller.abort()
-      await waitFor(() => server.stats.streamsClosedByClient === 1)
+      assert.ok(await waitFor(() => server.stats.streamsClosedByClient === 1))
       assert.equal(server.stats.streamsOpen, 0)
       await sleep(100)
       assert.equal(server.stats.streamsClosedByClient, 1)
@@ -717,7 +689,7 @@ describe('TLS', () => {
 
   test('serves HTTPS trusted through the CA (IP and localhost names)', async () => {
     assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/)
-    const body = `grant_type=${encodeURIComponent(GRANT)}&apikey=k`
+    const body = `grant_type=${encodeURIComponent(GRANT.apikey)}&apikey=k`
     const viaIp = await rawRequest(`${server.url}/identity/token`, { headers: FORM, body, ca: server.caCert })
     assert.equal(viaIp.status, 200)
     assert.ok(JSON.parse(viaIp.body).access_token)
@@ -734,11 +706,11 @@ describe('close()', () => {
   test('returns promptly with an idle keep-alive connection and a hung request', { timeout: 5000 }, async () => {
     const server = await startFakeServer()
     const agent = new http.Agent({ keepAlive: true })
-    const res = await rawRequest(`${server.url}/identity/token`, { agent, headers: FORM, body: `grant_type=${GRANT}&apikey=k` })
+    const res = await rawRequest(`${server.url}/identity/token`, { agent, headers: FORM, body: `grant_type=${GRANT.apikey}&apikey=k` })
     assert.equal(res.status, 200)
     server.fault({ route: 'iam', hang: true })
-    const hung = rawRequest(`${server.url}/identity/token`, { headers: FORM, body: `grant_type=${GRANT}&apikey=k` }).then(() => 'answered', () => 'failed')
-    await waitFor(() => server.stats.iam === 2)
+    const hung = rawRequest(`${server.url}/identity/token`, { headers: FORM, body: `grant_type=${GRANT.apikey}&apikey=k` }).then(() => 'answered', () => 'failed')
+    assert.ok(await waitFor(() => server.stats.iam === 2))
     const t0 = Date.now()
     await server.close()
     assert.ok(Date.now() - t0 < 1000, `close took ${Date.now() - t0} ms`)
@@ -753,7 +725,7 @@ describe('close()', () => {
     server.fault({ route: 'iam', latencyMs: 60000 })
     const slow = tokenRequest(server, 'k').then(() => 'answered', () => 'failed')
     const stream = wmlPost(server, streamPath(), server.issueToken(), { input: 'a b c' }).then((r) => r.text()).then(() => 'answered', () => 'failed')
-    await waitFor(() => server.stats.iam === 1 && server.stats.streamsOpen === 1)
+    assert.ok(await waitFor(() => server.stats.iam === 1 && server.stats.streamsOpen === 1))
     const t0 = Date.now()
     await server.close()
     assert.ok(Date.now() - t0 < 1000)

@@ -1,16 +1,14 @@
 // TLS (rustls), proxies, and process exit.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
 import { assertNoSecrets } from './helpers/secrets.mjs'
 import { startProxy } from './helpers/proxy.mjs'
+import { runNode } from './helpers/child.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
 const { startFakeServer } = require('../testing/index.js')
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 let tls
 let plain
@@ -45,26 +43,6 @@ test('disableSslVerification accepts the certificate', async () => {
   assert.equal(tls.iamRequestsFor('tls-key-off'), 1)
 })
 
-function runNode(code, env = {}, timeoutMs = 20000) {
-  return new Promise((resolve) => {
-    const t0 = Date.now()
-    const child = spawn(process.execPath, ['-e', code], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, out, err, ms: Date.now() - t0 })
-    })
-  })
-}
-
 test('a script that awaits one token and ends exits at once', async () => {
   const code = `
     const m = require('./index.js')
@@ -96,17 +74,17 @@ test('HTTPS_PROXY / HTTP_PROXY are honoured, and NO_PROXY bypasses them', async 
       const m = require('./index.js')
       m.getIamToken('proxy-key', { url: ${JSON.stringify(url)} ${extra} }).then((t) => console.log('ok'), (e) => console.log(e.code))
     `
-    let r = await runNode(code(tls.url, ', caCert: ' + JSON.stringify(tls.caCert)), { HTTPS_PROXY: proxy.url, NO_PROXY: '' })
+    let r = await runNode(code(tls.url, ', caCert: ' + JSON.stringify(tls.caCert)), { env: { HTTPS_PROXY: proxy.url, NO_PROXY: '' } })
     assert.equal(r.out.trim(), 'ok', r.err)
     assert.ok(proxy.seen.some((s) => s.startsWith('CONNECT 127.0.0.1:')), JSON.stringify(proxy.seen))
 
     proxy.seen.length = 0
-    r = await runNode(code(plain.url), { HTTP_PROXY: proxy.url, NO_PROXY: '' })
+    r = await runNode(code(plain.url), { env: { HTTP_PROXY: proxy.url, NO_PROXY: '' } })
     assert.equal(r.out.trim(), 'ok', r.err)
     assert.ok(proxy.seen.some((s) => s.includes('/identity/token')), JSON.stringify(proxy.seen))
 
     proxy.seen.length = 0
-    r = await runNode(code(plain.url), { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' })
+    r = await runNode(code(plain.url), { env: { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } })
     assert.equal(r.out.trim(), 'ok', r.err)
     assert.deepEqual(proxy.seen, [])
   } finally {

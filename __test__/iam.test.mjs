@@ -269,9 +269,9 @@ test('2xx without usable JSON or without access_token is ERR_BAD_RESPONSE', asyn
 test('invalid arguments reject with ERR_INVALID_ARG, never throw, and send nothing', async () => {
   const before = server.stats.iam
   const cases = [
-    () => m.getIamToken(''),
-    () => m.getIamToken(),
-    () => m.getIamToken(12345),
+    () => m.getIamToken('', opts()),
+    () => m.getIamToken(undefined, opts()),
+    () => m.getIamToken(12345, opts()),
     () => m.getIamToken('k', 'not an object'),
     () => m.getIamToken('k', { url: 'not a url' }),
     () => m.getIamToken('k', { url: 'http://iam.example.com' }),
@@ -281,7 +281,7 @@ test('invalid arguments reject with ERR_INVALID_ARG, never throw, and send nothi
     () => m.getIamToken('k', opts({ maxRetries: 1.5 })),
     () => m.getIamToken('k', opts({ headers: { 'bad header': 'x' } })),
     () => m.getIamToken('k', opts({ caCert: 'not a pem' })),
-    () => m.getIamTokenInfo(''),
+    () => m.getIamTokenInfo('', opts()),
     () => m.getIamTokenInfo('k', { url: 'ftp://x' }),
   ]
   for (const call of cases) {
@@ -298,7 +298,7 @@ test('invalid arguments reject with ERR_INVALID_ARG, never throw, and send nothi
     assert.equal(err.code, 'ERR_INVALID_ARG')
   }
   assert.equal(server.stats.iam, before, 'nothing was sent')
-  assert.throws(() => new m.IamAuthenticator({ apikey: '' }), { code: 'ERR_INVALID_ARG' })
+  assert.throws(() => new m.IamAuthenticator({ apikey: '', url: server.url }), { code: 'ERR_INVALID_ARG' })
   assert.throws(() => new m.IamAuthenticator({ apikey: 'k', url: 'http://x.example' }), { code: 'ERR_INVALID_ARG' })
   assert.throws(() => new m.IamAuthenticator(), { code: 'ERR_INVALID_ARG' })
 })

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
+import { childEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -28,6 +29,7 @@ let cycles // the child process of the RSS test, started in before() so that it 
 function runCycles(cycles, keys) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--expose-gc', path.join(HERE, 'fixtures', 'worker-memory-cycles.js'), String(cycles), String(keys)], {
+      env: childEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
+import { childEnv } from './helpers/child-env.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -27,7 +28,7 @@ ${body}
   }
 })().catch((e) => { console.error(e); process.exit(1) })
 `
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 30_000, env: { ...process.env, WML_NATIVE_DEBUG: '', ...env } })
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 30_000, env: childEnv(env) })
   assert.equal(r.status, 0, r.stderr)
   return { value: JSON.parse(r.stdout.trim().split('\n').pop()), stderr: r.stderr }
 }

@@ -20,6 +20,7 @@ import { builtinModules, createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { childEnv, withoutNpm } from './helpers/child-env.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const FIXTURE = path.join(ROOT, '__test__', 'fixtures', 'consumer')
@@ -32,17 +33,14 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 // ------------------------------------------------------------------ helpers
 
 /**
- * The environment for child npm processes: without the `npm_*` variables an
- * enclosing `npm run` sets (npm_config_local_prefix and friends would point
- * the install back at the repository) and without NODE_OPTIONS.
+ * The environment for child processes (npm, node, tsc): childEnv() (no
+ * WML_/IBM/proxy settings of the developer's; loopback only), also without
+ * the `npm_*` variables an enclosing `npm run` sets (npm_config_local_prefix
+ * and friends would point the install back at the repository) and without
+ * NODE_OPTIONS.
  */
 function cleanEnv(extra = {}) {
-  const env = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^npm_/i.test(k) || k === 'INIT_CWD' || k === 'NODE_OPTIONS' || k === 'NODE_PATH') continue
-    env[k] = v
-  }
-  return { ...env, ...extra }
+  return { ...withoutNpm(childEnv()), ...extra }
 }
 
 /** Runs a command; resolves with { code, stdout, stderr, ms } (never rejects on exit code). */
@@ -426,10 +424,11 @@ describe('installed into a new project', { skip: !canInstall && `no ${binaryName
 
       // The compiled consumer, for real, against wml-native/testing's fake server.
       // WmlClient.fromEnv() reads the environment, ./ibm-credentials.env and
-      // ~/ibm-credentials.env: hide the developer's own configuration from it.
+      // ~/ibm-credentials.env: hide the developer's own configuration from it
+      // (cleanEnv has no WML_ setting of any service name).
       const env = cleanEnv({ HOME: consumer, USERPROFILE: consumer })
       for (const k of Object.keys(env)) {
-        if (/^(WML|MY_WML|NOT_CONFIGURED_ANYWHERE)_|^(IBM_CREDENTIALS_FILE|VCAP_SERVICES)$/.test(k)) delete env[k]
+        if (/^NOT_CONFIGURED_ANYWHERE_/.test(k)) delete env[k]
       }
       const r = await run(process.execPath, [path.join('dist', 'index.js')], { cwd: consumer, env })
       assert.equal(r.code, 0, `the compiled consumer failed:\n${r.stdout}${r.stderr}`)

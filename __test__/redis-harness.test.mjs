@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { startRedis, ping, command } from './helpers/redis.mjs'
 import { sleep } from './helpers/secrets.mjs'
+import { childEnv } from './helpers/child-env.js'
 
 /** Resolves once nothing accepts connections on `port` (fails after 5 s). */
 async function gone(port) {
@@ -68,6 +69,7 @@ test('startRedis: the server dies with a test process that is SIGKILLed before s
     setInterval(() => {}, 1000)
   `
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    env: childEnv(),
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const [line] = await once(child.stdout, 'data')

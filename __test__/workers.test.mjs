@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { sleep } from './helpers/secrets.mjs'
 import { keyMaker } from './helpers/fake.mjs'
+import { childEnv } from './helpers/child-env.js'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -24,7 +25,7 @@ const WORKER = path.join(HERE, 'fixtures', 'worker-thread.js')
 function runScenario(workers, terminated) {
   return new Promise((resolve) => {
     const t0 = Date.now()
-    const child = spawn(process.execPath, [SCENARIO, String(workers), String(terminated)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [SCENARIO, String(workers), String(terminated)], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))

@@ -11,17 +11,17 @@
 // the per-call napi deferred (commit 9d7512c) against the batched
 // completion queue (what the package uses now).
 const path = require('node:path')
-const fs = require('node:fs')
+const { mainThreadCpuUs } = require('./common')
 
 const root = path.resolve(process.argv[2] || path.join(__dirname, '..'))
 const m = require(path.join(root, 'index.js'))
 const { startFakeServer } = require(path.join(root, 'testing', 'index.js'))
 
-const TICKS = Number(fs.readFileSync('/proc/self/stat', 'utf8') && 100)
+/** Main-thread CPU in µs (Linux /proc, at the clock tick's resolution). */
 function mainThreadUs() {
-  const s = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
-  return ((Number(f[11]) + Number(f[12])) / TICKS) * 1e6
+  const c = mainThreadCpuUs()
+  if (!c) throw new Error('bench/async-mechanism.js reads the main thread\'s CPU from /proc: Linux only')
+  return c.user + c.system
 }
 
 function measure(label, n, run) {

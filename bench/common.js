@@ -110,6 +110,31 @@ async function nsPerCall(run, n) {
   return Number(process.hrtime.bigint() - t0) / n
 }
 
+/**
+ * Times `candidates` (`{ name, run(n) }`: n calls) against each other: each
+ * is warmed up (50,000 calls) and calibrated to about `roundNs` per round
+ * (100,000 to 3,000,000 calls), then timed `rounds` times, the order rotated
+ * every round so that none always runs first or last. Sets each candidate's
+ * `n` and `samples` (ns per call, one per round); `onCalibrated(c, estNs)`
+ * and `onRound(r)` (r from 0) report progress.
+ */
+async function timeCandidates(candidates, { rounds, roundNs, onCalibrated = () => {}, onRound = () => {} }) {
+  for (const c of candidates) {
+    await c.run(50_000)
+    const est = await nsPerCall(c.run, 100_000)
+    c.n = Math.max(100_000, Math.min(3_000_000, Math.round(roundNs / est)))
+    c.samples = []
+    onCalibrated(c, est)
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < candidates.length; k++) {
+      const c = candidates[(r + k) % candidates.length]
+      c.samples.push(await nsPerCall(c.run, c.n))
+    }
+    onRound(r)
+  }
+}
+
 /** The check of a scoring answer: its first block holds `rows` predictions. */
 function predictionsCheck(rows) {
   return (res) => {
@@ -238,6 +263,34 @@ function withTimeout(promise, ms, message) {
 }
 
 /**
+ * Runs `command args...` (node by default) in the repository root with `env`
+ * added, passes its stderr through, and resolves with the last stdout line
+ * parsed as JSON. Killed (and rejected) after timeoutMs.
+ */
+function runJsonChild(args, timeoutMs, env, command = process.execPath) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => { out += d })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${args.join(' ')}: timed out after ${timeoutMs} ms`))
+    }, timeoutMs)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (code !== 0) return reject(new Error(`${args.join(' ')}: exited with ${code ?? signal}`))
+      const line = out.trim().split('\n').pop()
+      try {
+        resolve(JSON.parse(line))
+      } catch {
+        reject(new Error(`${args.join(' ')}: no JSON result line (got ${JSON.stringify(out.slice(-200))})`))
+      }
+    })
+  })
+}
+
+/**
  * Starts the fake server (testing/cli.js `args`) in its own process, with
  * `nodeArgs` before the script, `env` added to the environment and, with
  * `ipc`, an IPC channel. Resolves { child, url, ca, exited, stop } once it
@@ -294,9 +347,11 @@ module.exports = {
   loopGetIamToken,
   loopAuthenticator,
   nsPerCall,
+  timeCandidates,
   driveCallers,
   combineRuns,
   withTimeout,
+  runJsonChild,
   startFakeServerProcess,
   ratio,
   verdict,

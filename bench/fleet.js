@@ -23,6 +23,7 @@
 const path = require('node:path')
 const { startFakeServer } = require('../testing')
 const { startFleet } = require('../__test__/fixtures/fleet-driver.js')
+const { median, sleep } = require('./common')
 
 const SAMPLES = Number(process.env.BENCH_FLEET_SAMPLES) || 7
 const LATENCY_MS = Number(process.env.BENCH_FLEET_LATENCY_MS) || 300
@@ -33,12 +34,6 @@ const LIFETIME_SEC = 3
 const REFRESH_EVERY_MS = Math.round((LIFETIME_SEC * 0.8 - 1) * 1000)
 const REFRESH_RUN_MS = 4 * REFRESH_EVERY_MS + REFRESH_EVERY_MS / 2
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 let n = 0
 const newKey = () => `bench-fleet-${process.pid}-${++n}`
 

@@ -26,7 +26,7 @@
  * JSON line.
  */
 const fs = require('node:fs')
-const { ROOT, driveCallers, statCpuUs } = require('./common')
+const { ROOT, driveCallers, mainThreadCpuUs, median } = require('./common')
 
 const [task, variant, url, caPath] = process.argv.slice(2)
 const ca = caPath ? fs.readFileSync(caPath, 'utf8') : undefined
@@ -56,7 +56,7 @@ function mainThreadUs() {
     const ns = Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0])
     if (Number.isFinite(ns)) return { us: ns / 1000, source: 'schedstat' }
   } catch {}
-  const c = statCpuUs(`/proc/self/task/${process.pid}/stat`)
+  const c = mainThreadCpuUs()
   return c && { us: c.user + c.system, source: 'stat' }
 }
 
@@ -134,10 +134,6 @@ async function embedTask(client) {
       mainThreadMs: main0 && main1 ? +((main1.us - main0.us) / 1000).toFixed(2) : null,
     })
   }
-  const median = (k) => {
-    const s = runs.map((r) => r[k]).sort((a, b) => a - b)
-    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-  }
   const mean = (k) => +(runs.reduce((a, r) => a + r[k], 0) / runs.length).toFixed(2)
   return {
     task,
@@ -146,7 +142,7 @@ async function embedTask(client) {
     dimensions: 768,
     warmup,
     calls,
-    wallMsMedian: median('wallMs'),
+    wallMsMedian: median(runs.map((r) => r.wallMs)),
     cpuMsPerCall: mean('cpuMs'),
     mainThreadMsPerCall: runs.every((r) => r.mainThreadMs != null) ? mean('mainThreadMs') : null,
     mainThreadSource: (mainThreadUs() || {}).source || null,

@@ -19,10 +19,9 @@
  * BENCH_MEASURE_MS (8000), BENCH_CHAT_CONCURRENCY (32), BENCH_EMBED_INPUTS
  * (5000), BENCH_EMBED_WARMUP (2), BENCH_EMBED_CALLS (6).
  */
-const { spawn } = require('node:child_process')
 const path = require('node:path')
 const {
-  ROOT, combineRuns, envInfo, envLine, median, textTable, startFakeServerProcess, ratio, fmtRatio, goalLine,
+  combineRuns, envInfo, envLine, median, textTable, startFakeServerProcess, runJsonChild, ratio, fmtRatio, goalLine,
 } = require('./common')
 
 const ROUNDS = Number(process.env.BENCH_INFERENCE_ROUNDS) || 2
@@ -32,30 +31,6 @@ const GOALS = {
   chatMainThread: 0.3, // chat main-thread CPU per call, ours / sdk <= 0.3
   embedMainThread: 0.15, // embeddings main-thread CPU per call, ours / sdk <= 0.15
   embedWall: 0.7, // embeddings wall time per call, ours / sdk <= 0.7
-}
-
-/** Runs one client process; resolves its JSON line. */
-function runClient(args, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'inference-client.js'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...env },
-    })
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => { out += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (code !== 0) return reject(new Error(`inference-client ${args.slice(0, 2).join(' ')}: exited with ${code ?? signal}`))
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()))
-      } catch {
-        reject(new Error(`inference-client ${args.slice(0, 2).join(' ')}: no JSON line`))
-      }
-    })
-  })
 }
 
 /** Several embeddings runs of one variant as one. */
@@ -86,7 +61,7 @@ async function inferencePhase() {
         // The SDK (axios over Node's https) has no CA option: it trusts the CA through the environment.
         const env = v === 'sdk' ? { NODE_EXTRA_CA_CERTS: ca } : {}
         try {
-          const res = await runClient([task, v, url, ca], env)
+          const res = await runJsonChild([path.join(__dirname, 'inference-client.js'), task, v, url, ca], 180_000, env)
           if (res.errors) problems.push(`${task} ${v}: ${res.errors} errors (first: ${String(res.firstError).split('\n')[0]})`)
           const line = task === 'chat'
             ? `${res.rps} calls/s, ${res.cpuUsPerReq} µs CPU/call, ${res.mainThreadUsPerReq} µs main thread/call`

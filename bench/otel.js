@@ -30,7 +30,7 @@ const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { ROOT, median, driveCallers, scoringPayload, startFakeServerProcess, mainThreadCpuUs, loopGetIamToken, loopAuthenticator, nsPerCall } = require('./common')
+const { ROOT, median, driveCallers, scoringPayload, startFakeServerProcess, mainThreadCpuUs, loopGetIamToken, loopAuthenticator, timeCandidates } = require('./common')
 
 /** The last commit whose JS layer has no telemetry code. */
 const BASE_COMMIT = '78f7a1a'
@@ -85,20 +85,9 @@ async function cachedToken(m, iamUrl) {
     { name: 'getIamToken', run: (n) => loopGetIamToken(m, n, key, iamUrl), first: () => m.getIamToken(key, { url: iamUrl }) },
     { name: 'IamAuthenticator', run: (n) => loopAuthenticator(n, auth), first: () => auth.getToken() },
   ]
-  for (const c of candidates) {
-    await c.first()
-    await c.run(50_000)
-    const est = await nsPerCall(c.run, 100_000)
-    c.n = Math.max(100_000, Math.min(3_000_000, Math.round(ROUND_NS / est)))
-    c.samples = []
-  }
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let k = 0; k < candidates.length; k++) {
-      const c = candidates[(r + k) % candidates.length]
-      c.samples.push(+(await nsPerCall(c.run, c.n)).toFixed(2))
-    }
-  }
-  return Object.fromEntries(candidates.map((c) => [c.name, c.samples]))
+  for (const c of candidates) await c.first()
+  await timeCandidates(candidates, { rounds: ROUNDS, roundNs: ROUND_NS })
+  return Object.fromEntries(candidates.map((c) => [c.name, c.samples.map((x) => +x.toFixed(2))]))
 }
 
 /** Scoring main-thread µs/req of package `m`, one figure per window. */

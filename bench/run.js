@@ -50,7 +50,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
 const {
-  ROOT, envInfo, envLine, scoringPayload, procCpuUs, combineRuns, textTable, startFakeServerProcess, ratio, verdict, fmtRatio, goalLine,
+  ROOT, envInfo, envLine, scoringPayload, procCpuUs, combineRuns, textTable, startFakeServerProcess, runJsonChild, ratio, verdict, fmtRatio, goalLine,
 } = require('./common')
 const { accounting } = require('./main-thread')
 const inference = require('./inference')
@@ -74,33 +74,6 @@ const problems = [] // things that actually broke: make the exit code non-zero
 const firstLine = (s) => String(s).split('\n')[0]
 
 // ---------------------------------------------------------------- children
-
-/**
- * Runs `node args...`, passes its stderr through, and resolves with the last
- * stdout line parsed as JSON. Killed (and rejected) after timeoutMs.
- */
-function runJsonChild(args, timeoutMs, env, command = process.execPath) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => { out += d })
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${args.join(' ')}: timed out after ${timeoutMs} ms`))
-    }, timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (code !== 0) return reject(new Error(`${args.join(' ')}: exited with ${code ?? signal}`))
-      const line = out.trim().split('\n').pop()
-      try {
-        resolve(JSON.parse(line))
-      } catch {
-        reject(new Error(`${args.join(' ')}: no JSON result line (got ${JSON.stringify(out.slice(-200))})`))
-      }
-    })
-  })
-}
 
 // ---------------------------------------------------------------- phases
 

@@ -31,7 +31,7 @@
  * That hook also stops the server if this process goes away.
  */
 const path = require('node:path')
-const { ROOT, envInfo, envLine, startFakeServerProcess } = require('./common')
+const { ROOT, envInfo, envLine, startFakeServerProcess, sleep } = require('./common')
 
 if (process.env.WML_SOAK_SERVER_HOOK === '1') {
   installServerHook()
@@ -114,7 +114,6 @@ function refreshEverySec(lifetimeSec) {
 
 const MB = 1024 * 1024
 const mb = (bytes) => (bytes / MB).toFixed(1)
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 /** Starts the fake server in its own process (with the stats hook); resolves { child, url, stats(), stop() }. */

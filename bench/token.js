@@ -14,7 +14,7 @@
  * Knobs (env): BENCH_ROUNDS (5), BENCH_ROUND_MS (target ms per candidate per round, 300).
  */
 const path = require('node:path')
-const { ROOT, median, withTimeout, loopGetIamToken, loopAuthenticator, nsPerCall } = require('./common')
+const { ROOT, median, withTimeout, loopGetIamToken, loopAuthenticator, timeCandidates } = require('./common')
 const wml = require(ROOT)
 const { startFakeServer } = require(path.join(ROOT, 'testing'))
 const sdk = require('ibm-cloud-sdk-core')
@@ -56,24 +56,14 @@ async function cachedToken(server) {
   const anchorRefreshInSec = tm.refreshTime - Math.floor(Date.now() / 1000)
   if (anchorRefreshInSec < 600) throw new Error(`anchor token refreshes in ${anchorRefreshInSec}s: too soon`)
 
-  // Warm-up and calibration: pick N per candidate for ~ROUND_NS per round.
-  for (const c of candidates) {
-    await c.run(50_000)
-    const est = await nsPerCall(c.run, 100_000)
-    c.n = Math.max(100_000, Math.min(3_000_000, Math.round(ROUND_NS / est)))
-    c.samples = []
-    log(`${c.name}: warm-up ${est.toFixed(1)} ns/call, N=${c.n} per round`)
-  }
-
+  // The warm-up and calibration make no IAM request either: count from before them.
   const iamBefore = server.stats.iam
-  for (let r = 0; r < ROUNDS; r++) {
-    // Rotate the order every round so no candidate always runs first/last.
-    for (let k = 0; k < candidates.length; k++) {
-      const c = candidates[(r + k) % candidates.length]
-      c.samples.push(await nsPerCall(c.run, c.n))
-    }
-    log(`round ${r + 1}/${ROUNDS}: ` + candidates.map((c) => `${c.name} ${c.samples[r].toFixed(1)}`).join(', '))
-  }
+  await timeCandidates(candidates, {
+    rounds: ROUNDS,
+    roundNs: ROUND_NS,
+    onCalibrated: (c, est) => log(`${c.name}: warm-up ${est.toFixed(1)} ns/call, N=${c.n} per round`),
+    onRound: (r) => log(`round ${r + 1}/${ROUNDS}: ` + candidates.map((c) => `${c.name} ${c.samples[r].toFixed(1)}`).join(', ')),
+  })
   const iamDuringTiming = server.stats.iam - iamBefore
 
   const out = { rounds: ROUNDS, iamRequestsDuringTiming: iamDuringTiming, anchorRefreshInSec, candidates: {} }

@@ -55,17 +55,19 @@ function stopPackagedService() {
 }
 
 function main() {
-  if (onPath('redis-server') && version()) {
-    console.log(`ensure-redis: ${version()}`)
+  const found = onPath('redis-server') && version()
+  if (found) {
+    console.log(`ensure-redis: ${found}`)
     return 0
   }
   const root = typeof process.getuid === 'function' && process.getuid() === 0
   if (root && onPath('apt-get')) {
     const install = ['install', '-y', '--no-install-recommends', 'redis-server']
     const ok = run('apt-get', install) || (run('apt-get', ['update']) && run('apt-get', install))
-    if (ok && version()) {
+    const installed = ok && version()
+    if (installed) {
       stopPackagedService()
-      console.log(`ensure-redis: installed ${version()}`)
+      console.log(`ensure-redis: installed ${installed}`)
       return 0
     }
     console.error('ensure-redis: installing redis-server with apt-get failed')

@@ -29,6 +29,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
+const { childEnv, withoutNpm } = require('../__test__/helpers/child-env.js')
 
 const ROOT = path.resolve(__dirname, '..')
 const CACHE = path.join(ROOT, 'node_modules', '.cache', 'wml-native-node-matrix')
@@ -61,17 +62,13 @@ function parseArgs(argv) {
 }
 
 /**
- * The environment for child processes: without the variables an enclosing
- * `npm run` sets (npm_config_*, npm_package_*...) and without NODE_OPTIONS,
- * which an older or newer Node may reject.
+ * The environment for npm, installing a Node.js binary (it keeps the
+ * developer's proxy settings): without the variables an enclosing `npm run`
+ * sets (npm_config_*, npm_package_*...) and without NODE_OPTIONS, which an
+ * older or newer Node may reject.
  */
 function cleanEnv(extra = {}) {
-  const env = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^npm_/i.test(k) || k === 'INIT_CWD' || k === 'NODE_OPTIONS') continue
-    env[k] = v
-  }
-  return { ...env, ...extra }
+  return { ...withoutNpm(process.env), ...extra }
 }
 
 /** `node --version` of a binary, or null when it does not run. */
@@ -153,8 +150,10 @@ function runSuite(nodeBin, major, files, verbose) {
     `--test-reporter-destination=${tapFile}`,
     ...files,
   ]
-  // Put this node first on PATH too, for anything the tests spawn as `node`.
-  const env = cleanEnv({ PATH: path.dirname(nodeBin) + path.delimiter + process.env.PATH })
+  // As every test run: without the developer's WML_/IBM/proxy settings, and
+  // loopback only (childEnv). Put this node first on PATH too, for anything
+  // the tests spawn as `node`.
+  const env = withoutNpm(childEnv({ PATH: path.dirname(nodeBin) + path.delimiter + process.env.PATH }))
   const started = Date.now()
   return new Promise((resolve) => {
     const child = spawn(nodeBin, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] })

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import https from 'node:https'
 import { spawn } from 'node:child_process'
+import { childEnv } from './child-env.js'
 
 export const VERSION = '2024-05-01'
 export const GRANT = {
@@ -91,11 +92,16 @@ export function assertWmlError(body, status, code, moreInfo = /^https:\/\/cloud\
   else assert.match(body.errors[0].more_info, moreInfo)
 }
 
-/** An IAM error body: `{errorCode, errorMessage, context: {...}}`. */
-export function assertIamError(body, code) {
+const IAM_CONTEXT_KEYS = ['requestId', 'requestType', 'userAgent', 'url', 'instanceId', 'threadId', 'host', 'startTime',
+  'endTime', 'elapsedTime', 'locale', 'clusterName']
+
+/** An IAM error body: `{errorCode, errorMessage, context: {...}}`, IAM's context fields, of `requestType`. */
+export function assertIamError(body, code, requestType = 'incoming.Identity_Token') {
   assert.equal(body.errorCode, code, JSON.stringify(body))
   assert.ok(typeof body.errorMessage === 'string' && body.errorMessage.length > 0)
   assert.equal(typeof body.context.requestId, 'string')
+  assert.deepEqual(Object.keys(body.context).sort(), [...IAM_CONTEXT_KEYS].sort())
+  assert.equal(body.context.requestType, requestType)
 }
 
 /** A VPC API error body: `{errors:[{code,message,more_info,target?}],trace,status_code}`. */
@@ -142,7 +148,7 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, ca, serve
  * printed its first line (`exited` resolves `{ code, signal }`).
  */
 export async function startCli(cli, args) {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [cli, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   const line = await new Promise((resolve, reject) => {
     let out = ''

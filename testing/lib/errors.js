@@ -9,57 +9,74 @@ const MORE_INFO = 'https://cloud.ibm.com/apidocs/machine-learning'
 const WATSONX_MORE_INFO = 'https://cloud.ibm.com/apidocs/watsonx-ai'
 const VPC_MORE_INFO = 'https://cloud.ibm.com/docs/vpc?topic=vpc-imd-configure-service'
 
-const WML_DEFAULT_ERRORS = {
-  400: ['invalid_input_argument', 'Invalid input argument.'],
-  401: ['authentication_token_not_valid', 'Authentication token is not valid.'],
-  403: ['authorization_rejected', 'Authorization rejected: the user is not allowed to access this resource.'],
-  404: ['deployment_not_found', 'Deployment does not exist. Re-try with a valid deployment id.'],
-  405: ['method_not_allowed', 'Method not allowed.'],
-  413: ['request_entity_too_large', 'The request entity is larger than the limit of 64 MB.'],
-  429: ['rate_limit_reached_requests', 'The rate limit for requests has been reached. Try again later.'],
+/**
+ * The code and message each shape gives a status when the fault or route
+ * names none: per status, `[WML/watsonx.ai, IAM, VPC]`, each `[code, message]`.
+ */
+const DEFAULT_ERRORS = {
+  400: [
+    ['invalid_input_argument', 'Invalid input argument.'],
+    ['BXNIM0415E', 'Provided API key could not be found.'],
+    ['bad_request', 'The request is not valid.'],
+  ],
+  401: [
+    ['authentication_token_not_valid', 'Authentication token is not valid.'],
+    ['BXNIM0102E', 'Unauthorized: the request could not be authenticated.'],
+    ['not_authorized', 'The request is not authorized.'],
+  ],
+  403: [
+    ['authorization_rejected', 'Authorization rejected: the user is not allowed to access this resource.'],
+    ['BXNIM0513E', 'You are not authorized to use this API key.'],
+    ['forbidden', 'The request is forbidden.'],
+  ],
+  404: [
+    ['deployment_not_found', 'Deployment does not exist. Re-try with a valid deployment id.'],
+    ['BXNIM0404E', 'Not found.'],
+    ['not_found', 'The resource was not found.'],
+  ],
+  405: [
+    ['method_not_allowed', 'Method not allowed.'],
+    ['BXNIM0405E', 'Method not allowed.'],
+    ['method_not_allowed', 'Method not allowed.'],
+  ],
+  413: [
+    ['request_entity_too_large', 'The request entity is larger than the limit of 64 MB.'],
+    ['BXNIM0413E', 'Request entity too large.'],
+    ['request_too_large', 'The request entity is too large.'],
+  ],
+  429: [
+    ['rate_limit_reached_requests', 'The rate limit for requests has been reached. Try again later.'],
+    ['BXNIM0420E', 'Too many requests. Try again later.'],
+    ['too_many_requests', 'Too many requests. Try again later.'],
+  ],
 }
 
-const IAM_DEFAULT_ERRORS = {
-  400: ['BXNIM0415E', 'Provided API key could not be found.'],
-  401: ['BXNIM0102E', 'Unauthorized: the request could not be authenticated.'],
-  403: ['BXNIM0513E', 'You are not authorized to use this API key.'],
-  404: ['BXNIM0404E', 'Not found.'],
-  405: ['BXNIM0405E', 'Method not allowed.'],
-  413: ['BXNIM0413E', 'Request entity too large.'],
-  429: ['BXNIM0420E', 'Too many requests. Try again later.'],
-}
+/**
+ * Any other status, per shape: `[code for 5xx, what follows the status text
+ * in its message, code for the rest]` (the rest's message is the status text).
+ */
+const OTHER_ERRORS = [
+  ['internal_error', ': the service could not process the request.', 'invalid_request'],
+  ['BXNIM0012E', ': internal error.', 'BXNIM0100E'],
+  ['internal_error', ': internal error.', 'bad_request'],
+]
 
-const VPC_DEFAULT_ERRORS = {
-  400: ['bad_request', 'The request is not valid.'],
-  401: ['not_authorized', 'The request is not authorized.'],
-  403: ['forbidden', 'The request is forbidden.'],
-  404: ['not_found', 'The resource was not found.'],
-  405: ['method_not_allowed', 'Method not allowed.'],
-  413: ['request_too_large', 'The request entity is too large.'],
-  429: ['too_many_requests', 'Too many requests. Try again later.'],
-}
+const SHAPES = { wml: 0, iam: 1, vpc: 2 }
 
 function statusText(status, fallback) {
   return http.STATUS_CODES[status] || fallback
 }
 
-function wmlDefaultError(status) {
-  if (WML_DEFAULT_ERRORS[status]) return WML_DEFAULT_ERRORS[status]
-  if (status >= 500) return ['internal_error', `${statusText(status, 'Server error')}: the service could not process the request.`]
-  return ['invalid_request', statusText(status, 'Request failed.')]
+/** `[code, message]` of a `shape` ('wml' | 'iam' | 'vpc') error with `status` when none is given. */
+function defaultError(shape, status) {
+  const i = SHAPES[shape]
+  if (DEFAULT_ERRORS[status]) return DEFAULT_ERRORS[status][i]
+  const [serverCode, serverMessage, otherCode] = OTHER_ERRORS[i]
+  if (status >= 500) return [serverCode, `${statusText(status, 'Server error')}${serverMessage}`]
+  return [otherCode, statusText(status, 'Request failed.')]
 }
 
-function iamDefaultError(status) {
-  if (IAM_DEFAULT_ERRORS[status]) return IAM_DEFAULT_ERRORS[status]
-  if (status >= 500) return ['BXNIM0012E', `${statusText(status, 'Server error')}: internal error.`]
-  return ['BXNIM0100E', statusText(status, 'Request failed.')]
-}
-
-function vpcDefaultError(status) {
-  if (VPC_DEFAULT_ERRORS[status]) return VPC_DEFAULT_ERRORS[status]
-  if (status >= 500) return ['internal_error', `${statusText(status, 'Server error')}: internal error.`]
-  return ['bad_request', statusText(status, 'Request failed.')]
-}
+const wmlDefaultError = (status) => defaultError('wml', status)
 
 /** The HTTP status a WML error code goes with (for stream error events). */
 function wmlStatusFor(code) {
@@ -92,7 +109,7 @@ function wmlError(ctx, status, code, message, extraHeaders) {
 
 /** An IAM-shaped JSON error reply (with a Transaction-Id header). MCSP answers in this shape too. */
 function iamError(ctx, status, code, message, extraHeaders, errorDetails) {
-  const [defCode, defMessage] = iamDefaultError(status)
+  const [defCode, defMessage] = defaultError('iam', status)
   const requestId = `fake-${crypto.randomUUID()}`
   const end = ctx.clock()
   const body = {
@@ -119,7 +136,7 @@ function iamError(ctx, status, code, message, extraHeaders, errorDetails) {
 
 /** A VPC (instance metadata) API error: `{errors:[{code,message,more_info,target?}],trace,status_code}`. */
 function vpcError(ctx, status, code, message, target, extraHeaders) {
-  const [defCode, defMessage] = vpcDefaultError(status)
+  const [defCode, defMessage] = defaultError('vpc', status)
   const error = { code: code || defCode, message: message || defMessage, more_info: VPC_MORE_INFO }
   if (target) error.target = target
   const trace = crypto.randomUUID()

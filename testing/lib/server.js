@@ -73,6 +73,7 @@ function normaliseProfile(p) {
 
 class FakeServer {
   constructor(options) {
+    // The one place the defaults are applied (startFakeServer passes what it was given).
     for (const [key, value] of Object.entries(DEFAULT_OPTIONS)) if (options[key] === undefined) options[key] = value
     /** Live options: see ResolvedFakeServerOptions for the ones that may change at run time. */
     this.options = options
@@ -411,9 +412,8 @@ class FakeServer {
 
 /** Starts a fake IAM + WML + watsonx.ai server. Resolves once it is listening. */
 async function startFakeServer(options = {}) {
-  const opts = { ...DEFAULT_OPTIONS, ...options }
-  opts.invalidApikeys = [...(opts.invalidApikeys || [])]
-  opts.invalidCrTokens = [...(opts.invalidCrTokens || [])]
+  // A copy, so that the server's live options (and lists) are its own; the constructor fills in the defaults.
+  const opts = { ...options, invalidApikeys: [...(options.invalidApikeys || [])], invalidCrTokens: [...(options.invalidCrTokens || [])] }
   const server = new FakeServer(opts)
   return server.listen()
 }

@@ -76,6 +76,21 @@ class TokenIssuer {
   isLive(claims) {
     return typeof claims.exp === 'number' && claims.exp > this.clock() / 1000
   }
+
+  /**
+   * What an `Authorization` header value holds: `{ claims }` of a live token
+   * of ours from one of `issuers` (a Set of `iss`), else `{ problem }`:
+   * 'missing' (no Bearer token), 'invalid' (not ours, revoked, or another
+   * issuer's) or 'expired'.
+   */
+  fromBearer(authorization, issuers) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization || '')
+    if (!m) return { problem: 'missing' }
+    const claims = this.verify(m[1])
+    if (!claims || !issuers.has(claims.iss)) return { problem: 'invalid' }
+    if (!this.isLive(claims)) return { problem: 'expired' }
+    return { claims }
+  }
 }
 
 // --- claims per kind of token ----------------------------------------------

@@ -3,13 +3,15 @@
 // identity token) and POST /instance_identity/v1/iam_token (an IAM token for a
 // trusted profile). The 2025-08-26 paths /identity/v1/token and
 // /identity/v1/iam_tokens are served the same way.
-const { isPlainObject, isValidVersionDate, parseJson, jsonReply } = require('../util')
+const { isPlainObject, isValidVersionDate, jsonReply } = require('../util')
 const { vpcError } = require('../errors')
 const { ISSUERS, GRANTS, iamClaims, vpcIdentityClaims } = require('../tokens')
 
 const MIN_EXPIRES_IN = 5
 const MAX_EXPIRES_IN = 3600
 const DEFAULT_EXPIRES_IN = 300
+/** The only tokens POST .../iam_token takes: instance identity tokens. */
+const IDENTITY_ISSUERS = new Set([ISSUERS.vpcIdentity])
 
 /** Versions from this date on must use the /identity/v1/... paths (VPC docs). */
 const NEW_PATHS_FROM = '2025-07-15'
@@ -32,14 +34,13 @@ function checkVersion(ctx) {
   return null
 }
 
-/** The JSON object body (an empty body is `{}`), or `{ error }`. */
+/** The JSON object body as the server parsed it (an empty body is `{}`), or `{ error }`. */
 function body(ctx) {
   if (ctx.bodyText.trim() === '') return { value: {} }
-  const parsed = parseJson(ctx.bodyText)
-  if (!parsed.ok || !isPlainObject(parsed.value)) {
+  if (!ctx.json.ok || !isPlainObject(ctx.json.value)) {
     return { error: vpcError(ctx, 400, 'validation_invalid_json', 'The request body must be a JSON object.') }
   }
-  return { value: parsed.value }
+  return { value: ctx.json.value }
 }
 
 /** The VPC token answer: `{access_token, created_at, expires_at, expires_in}`. */
@@ -77,12 +78,11 @@ function handleVpcToken(ctx, server) {
 function handleVpcIamToken(ctx, server) {
   const bad = checkVersion(ctx)
   if (bad) return bad
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(ctx.req.headers.authorization || '')
-  const claims = m && server.tokens.verify(m[1])
-  if (!claims || claims.iss !== ISSUERS.vpcIdentity || !server.tokens.isLive(claims)) {
-    return vpcError(ctx, 401, 'not_authorized', m
-      ? 'The instance identity access token is not valid or has expired.'
-      : 'The request needs an instance identity access token: Authorization: Bearer <token>.')
+  const { problem } = server.tokens.fromBearer(ctx.req.headers.authorization, IDENTITY_ISSUERS)
+  if (problem) {
+    return vpcError(ctx, 401, 'not_authorized', problem === 'missing'
+      ? 'The request needs an instance identity access token: Authorization: Bearer <token>.'
+      : 'The instance identity access token is not valid or has expired.')
   }
   const { error, value } = body(ctx)
   if (error) return error

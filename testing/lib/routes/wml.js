@@ -6,15 +6,17 @@ const { wmlError, wmlHeaders } = require('../errors')
 const { BEARER_ISSUERS } = require('../tokens')
 const { predict, modelSupports } = require('../models')
 
+/** The 401 `[code, message]` of each bearer token problem (TokenIssuer#fromBearer). */
+const BEARER_PROBLEMS = {
+  missing: ['authentication_token_not_valid', 'Authorization header with a Bearer token is missing.'],
+  invalid: ['authentication_token_not_valid', 'Authentication token is not valid.'],
+  expired: ['authentication_token_expired', 'Authentication token has expired.'],
+}
+
 /** The verified claims of the request's bearer token, or `{ error }` (a 401 reply). */
 function checkBearer(ctx, server) {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(ctx.req.headers.authorization || '')
-  if (!m) return { error: wmlError(ctx, 401, 'authentication_token_not_valid', 'Authorization header with a Bearer token is missing.') }
-  const claims = server.tokens.verify(m[1])
-  if (!claims || !BEARER_ISSUERS.has(claims.iss)) {
-    return { error: wmlError(ctx, 401, 'authentication_token_not_valid', 'Authentication token is not valid.') }
-  }
-  if (!server.tokens.isLive(claims)) return { error: wmlError(ctx, 401, 'authentication_token_expired', 'Authentication token has expired.') }
+  const { claims, problem } = server.tokens.fromBearer(ctx.req.headers.authorization, BEARER_ISSUERS)
+  if (problem) return { error: wmlError(ctx, 401, ...BEARER_PROBLEMS[problem]) }
   return { claims }
 }
 
