@@ -214,6 +214,9 @@ test('VCAP_SERVICES is read last: instance name first, then service key', () => 
   thrown(() => read('absent', { VCAP_SERVICES: vcap }))
   const e = thrown(() => read('WML', { VCAP_SERVICES: `{"apikey": "${SECRET}"` }))
   assert.match(e.message, /VCAP_SERVICES is set but is not valid JSON/)
+  // This package's own WML_NATIVE_* variables are not WML service settings: they do not hide VCAP_SERVICES.
+  const own = { WML_NATIVE_DEBUG: '1', WML_NATIVE_TOKEN_STORE: 'redis://127.0.0.1:1', WML_NATIVE_TEST_LOOPBACK_ONLY: '1' }
+  assert.deepEqual(read('WML', { ...own, VCAP_SERVICES: vcap }), { url: 'https://vcap-key', apikey: 'vk' })
 })
 
 // ------------------------------------------------------------ WmlClient.fromEnv
