@@ -1,10 +1,10 @@
-//! Tokens for JavaScript: `getIamToken`'s native half, the authenticator
-//! class, the cache's settings and figures, and the change counter the JS
+//! Tokens for JavaScript: the authenticator class (also `getIamToken`'s
+//! native half), the cache's settings and figures, and the change counter the JS
 //! token memo watches.
 //!
-//! The hot path (`peekToken`, `NativeAuthenticator.peek`) is synchronous: a
-//! cached token is returned on the JS thread without touching tokio. Only a
-//! miss goes through the completion queue.
+//! The hot path (`NativeAuthenticator.peek`) is synchronous: a cached token
+//! is returned on the JS thread without touching tokio. Only a miss goes
+//! through the completion queue.
 
 use super::completion::{CompletionQueue, Outcome};
 use super::options::{self, Reader};
@@ -86,14 +86,6 @@ fn peeked(t: &Token) -> Peeked {
     )
 }
 
-/// The IAM API key source for `getIamToken(apikey, options)`.
-fn apikey_source(apikey: Unknown, options: Option<Unknown>) -> crate::error::Result<ApikeySource> {
-    let apikey = Secret::from(options::string_arg(apikey, "apikey")?);
-    let r = Reader::new(options, "options")?;
-    let cfg = IamConfig::new(&options::iam(r.as_ref(), "url")?)?;
-    ApikeySource::new(apikey, cfg)
-}
-
 /// The options object of an authenticator constructor (`what` says what
 /// it must hold).
 fn required<'a>(options: Unknown<'a>, what: &str) -> crate::error::Result<Reader<'a>> {
@@ -101,39 +93,18 @@ fn required<'a>(options: Unknown<'a>, what: &str) -> crate::error::Result<Reader
         .ok_or_else(|| Error::invalid(format!("options must be an object with {what}")))
 }
 
+/// The IAM API key source for `NativeAuthenticator.iamKey`.
+fn apikey_source(apikey: Unknown, options: Option<Unknown>) -> crate::error::Result<ApikeySource> {
+    let apikey = Secret::from(options::string_arg(apikey, "apikey")?);
+    let r = Reader::new(options, "options")?;
+    let cfg = IamConfig::new(&options::iam(r.as_ref(), "url")?)?;
+    ApikeySource::new(apikey, cfg)
+}
+
 fn iam_authenticator(options: Unknown) -> crate::error::Result<ApikeySource> {
     let r = required(options, "an apikey")?;
     let apikey = r.secret("apikey")?.unwrap_or_default();
     ApikeySource::new(apikey, IamConfig::new(&options::iam(Some(&r), "url")?)?)
-}
-
-/// The cached, usable token for this key and these options as
-/// `[serial, freshMs, text]` (the text may be reused for `freshMs` unless
-/// the change counter moves), or null: then call `fetchToken`. Throws for
-/// invalid options.
-#[napi(ts_return_type = "[number, number, string] | null")]
-pub fn peek_token(
-    #[napi(ts_arg_type = "string")] apikey: Unknown,
-    #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
-) -> napi::Result<Option<Peeked>, String> {
-    let source = throw(apikey_source(apikey, options))?;
-    Ok(global_cache().peek(source.key()).map(|t| peeked(&t)))
-}
-
-/// The cold path of `getIamToken`/`getIamTokenInfo`: completes call `id`
-/// with the token's `JsTokenInfo` once the cache has one.
-#[napi]
-pub fn fetch_token(
-    queue: &CompletionQueue,
-    id: u32,
-    #[napi(ts_arg_type = "string")] apikey: Unknown,
-    #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
-    trace: Option<&NativeTrace>,
-) -> napi::Result<(), String> {
-    let source = throw(apikey_source(apikey, options))?;
-    let entry = global_cache().entry(Arc::new(source));
-    fetch_info(queue, id, entry, trace);
-    Ok(())
 }
 
 /// Waits for a usable token for `entry` (the cache's single flight); a
@@ -365,52 +336,33 @@ fn store_setting(r: &Reader) -> crate::error::Result<Option<Option<Store>>> {
 
 /// What an authenticator holds.
 enum Held {
-    /// A token source and its cache entry.
-    Cached {
-        source: Arc<dyn TokenSource>,
-        entry: Arc<Entry>,
-    },
+    /// A token source (its cache entry is looked up by key on each use, which
+    /// keeps it recently used in the LRU cache, or makes it anew once dropped).
+    Cached(Arc<dyn TokenSource>),
     /// A caller's bearer token (`BearerTokenAuthenticator`).
     Bearer(Arc<StaticBearer>),
     /// Nothing (`NoAuthAuthenticator`).
     NoAuth,
 }
 
-/// A credential and its settings, holding its cache entry: the native half
-/// of every authenticator class.
+/// A credential and its settings: the native half of every authenticator
+/// class.
 #[napi]
 pub struct NativeAuthenticator {
     held: Held,
 }
 
 impl NativeAuthenticator {
-    fn from_source(source: Arc<dyn TokenSource>) -> Self {
-        let entry = global_cache().entry(source.clone());
-        NativeAuthenticator {
-            held: Held::Cached { source, entry },
-        }
-    }
-
     fn build<S: TokenSource>(s: crate::error::Result<S>) -> napi::Result<Self, String> {
-        Ok(Self::from_source(Arc::new(throw(s)?)))
-    }
-
-    /// The cache entry, re-resolved if the cache has dropped it (`None`
-    /// for the kinds without one).
-    fn current(&mut self) -> Option<&Arc<Entry>> {
-        let Held::Cached { source, entry } = &mut self.held else {
-            return None;
-        };
-        if entry.is_evicted() {
-            *entry = global_cache().entry(source.clone());
-        }
-        Some(entry)
+        Ok(NativeAuthenticator {
+            held: Held::Cached(Arc::new(throw(s)?)),
+        })
     }
 
     /// How a `WmlClient` that uses this authenticator authenticates.
     pub(crate) fn auth_spec(&self) -> AuthSpec {
         match &self.held {
-            Held::Cached { source, .. } => AuthSpec::Source(source.clone()),
+            Held::Cached(source) => AuthSpec::Source(source.clone()),
             Held::Bearer(b) => AuthSpec::Bearer(b.clone()),
             Held::NoAuth => AuthSpec::None,
         }
@@ -430,6 +382,17 @@ impl NativeAuthenticator {
         #[napi(ts_arg_type = "IamOptions & { apikey: string }")] options: Unknown,
     ) -> napi::Result<Self, String> {
         Self::build(iam_authenticator(options))
+    }
+
+    /// `getIamToken(apikey, options)`'s authenticator: an IAM API key and
+    /// its `IamOptions` given apart (the JS layer makes one per key and
+    /// options, and keeps it with the token memo).
+    #[napi(factory)]
+    pub fn iam_key(
+        #[napi(ts_arg_type = "string")] apikey: Unknown,
+        #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
+    ) -> napi::Result<Self, String> {
+        Self::build(apikey_source(apikey, options))
     }
 
     /// A trusted profile from a compute resource (`ContainerAuthenticator`).
@@ -509,16 +472,15 @@ impl NativeAuthenticator {
         NativeAuthenticator { held: Held::NoAuth }
     }
 
-    /// As `peekToken`: `[serial, freshMs, text]` or null. A caller's bearer
+    /// The cached, usable token as `[serial, freshMs, text]` (the text may
+    /// be reused for `freshMs` unless the change counter moves), or null:
+    /// then call `fetch`. A caller's bearer
     /// token is never fresh (it may be replaced, or expire, at any time):
     /// `[0, 0, text]` while its JWT says it is live.
     #[napi(ts_return_type = "[number, number, string] | null")]
-    pub fn peek(&mut self) -> Option<Peeked> {
-        if let Some(entry) = self.current() {
-            return global_cache().peek_entry(entry).map(|t| peeked(&t));
-        }
+    pub fn peek(&self) -> Option<Peeked> {
         match &self.held {
-            Held::Cached { .. } => None,
+            Held::Cached(source) => global_cache().peek(source.key()).map(|t| peeked(&t)),
             Held::Bearer(b) => b
                 .current()
                 .ok()
@@ -529,12 +491,11 @@ impl NativeAuthenticator {
 
     /// Completes call `id` with the token's `JsTokenInfo`.
     #[napi]
-    pub fn fetch(&mut self, queue: &CompletionQueue, id: u32, trace: Option<&NativeTrace>) {
-        if let Some(entry) = self.current() {
-            return fetch_info(queue, id, entry.clone(), trace);
-        }
+    pub fn fetch(&self, queue: &CompletionQueue, id: u32, trace: Option<&NativeTrace>) {
         match &self.held {
-            Held::Cached { .. } => {}
+            Held::Cached(source) => {
+                fetch_info(queue, id, global_cache().entry(source.clone()), trace)
+            }
             Held::Bearer(b) => {
                 let r = b.current();
                 queue.inner.run(id, move || async move {
@@ -550,9 +511,11 @@ impl NativeAuthenticator {
     /// Drops the cached token (a caller's bearer token stays: only
     /// `setBearerToken` replaces it).
     #[napi]
-    pub fn invalidate(&mut self) {
-        if let Some(entry) = self.current() {
-            global_cache().invalidate(entry, None);
+    pub fn invalidate(&self) {
+        if let Held::Cached(source) = &self.held {
+            if let Some(entry) = global_cache().lookup(source.key()) {
+                global_cache().invalidate(&entry, None);
+            }
         }
     }
 
