@@ -12,7 +12,8 @@ use super::telemetry::NativeTrace;
 use super::{internal, throw};
 use crate::auth::assume::AssumeSource;
 use crate::auth::bearer::{Given, StaticBearer};
-use crate::auth::cache::{ChangeCell, Entry, Token};
+use crate::auth::cache::{ChangeCell, Token};
+use crate::auth::caller::{Cached, Caller};
 use crate::auth::container::ContainerSource;
 use crate::auth::cp4d::Cp4dSource;
 use crate::auth::global_cache;
@@ -105,16 +106,6 @@ fn iam_authenticator(options: Unknown) -> crate::error::Result<ApikeySource> {
     let r = required(options, "an apikey")?;
     let apikey = r.secret("apikey")?.unwrap_or_default();
     ApikeySource::new(apikey, IamConfig::new(&options::iam(Some(&r), "url")?)?)
-}
-
-/// Waits for a usable token for `entry` (the cache's single flight); a
-/// traced wait hears of the token request it starts.
-fn fetch_info(queue: &CompletionQueue, id: u32, entry: Arc<Entry>, trace: Option<&NativeTrace>) {
-    let trace = trace.map(|t| t.inner.clone());
-    queue.inner.run(id, move || async move {
-        let t = within(trace.as_ref(), global_cache().get(&entry)).await?;
-        Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*t))))
-    });
 }
 
 /// A change count kept in memory the JS engine owns, where external
@@ -334,37 +325,26 @@ fn store_setting(r: &Reader) -> crate::error::Result<Option<Option<Store>>> {
     Ok(Some(Some(Store::new(o)?)))
 }
 
-/// What an authenticator holds.
-enum Held {
-    /// A token source (its cache entry is looked up by key on each use, which
-    /// keeps it recently used in the LRU cache, or makes it anew once dropped).
-    Cached(Arc<dyn TokenSource>),
-    /// A caller's bearer token (`BearerTokenAuthenticator`).
-    Bearer(Arc<StaticBearer>),
-    /// Nothing (`NoAuthAuthenticator`).
-    NoAuth,
-}
-
 /// A credential and its settings: the native half of every authenticator
 /// class.
 #[napi]
 pub struct NativeAuthenticator {
-    held: Held,
+    caller: Caller,
 }
 
 impl NativeAuthenticator {
     fn build<S: TokenSource>(s: crate::error::Result<S>) -> napi::Result<Self, String> {
         Ok(NativeAuthenticator {
-            held: Held::Cached(Arc::new(throw(s)?)),
+            caller: Caller::Cached(Cached::new(Arc::new(throw(s)?), global_cache().clone())),
         })
     }
 
     /// How a `WmlClient` that uses this authenticator authenticates.
     pub(crate) fn auth_spec(&self) -> AuthSpec {
-        match &self.held {
-            Held::Cached(source) => AuthSpec::Source(source.clone()),
-            Held::Bearer(b) => AuthSpec::Bearer(b.clone()),
-            Held::NoAuth => AuthSpec::None,
+        match &self.caller {
+            Caller::Cached(c) => AuthSpec::Source(c.source().clone()),
+            Caller::Bearer(b) => AuthSpec::Bearer(b.clone()),
+            Caller::None => AuthSpec::None,
         }
     }
 }
@@ -462,14 +442,16 @@ impl NativeAuthenticator {
                 .and_then(|r| StaticBearer::new(r.secret("bearerToken")?.unwrap_or_default())),
         )?;
         Ok(NativeAuthenticator {
-            held: Held::Bearer(Arc::new(b)),
+            caller: Caller::Bearer(Arc::new(b)),
         })
     }
 
     /// No authentication (`NoAuthAuthenticator`).
     #[napi(factory)]
     pub fn no_auth() -> Self {
-        NativeAuthenticator { held: Held::NoAuth }
+        NativeAuthenticator {
+            caller: Caller::None,
+        }
     }
 
     /// The cached, usable token as `[serial, freshMs, text]` (the text may
@@ -479,30 +461,35 @@ impl NativeAuthenticator {
     /// `[0, 0, text]` while its JWT says it is live.
     #[napi(ts_return_type = "[number, number, string] | null")]
     pub fn peek(&self) -> Option<Peeked> {
-        match &self.held {
-            Held::Cached(source) => global_cache().peek(source.key()).map(|t| peeked(&t)),
-            Held::Bearer(b) => b
+        match &self.caller {
+            Caller::Cached(c) => c.peek().map(|t| peeked(&t)),
+            Caller::Bearer(b) => b
                 .current()
                 .ok()
                 .map(|g| (0, 0.0, g.token.expose().to_string())),
-            Held::NoAuth => None,
+            Caller::None => None,
         }
     }
 
-    /// Completes call `id` with the token's `JsTokenInfo`.
+    /// Completes call `id` with the token's `JsTokenInfo` (a traced wait
+    /// hears of the token request it starts).
     #[napi]
     pub fn fetch(&self, queue: &CompletionQueue, id: u32, trace: Option<&NativeTrace>) {
-        match &self.held {
-            Held::Cached(source) => {
-                fetch_info(queue, id, global_cache().entry(source.clone()), trace)
+        match &self.caller {
+            Caller::Cached(c) => {
+                let (c, trace) = (c.clone(), trace.map(|t| t.inner.clone()));
+                queue.inner.run(id, move || async move {
+                    let t = within(trace.as_ref(), c.get()).await?;
+                    Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*t))))
+                });
             }
-            Held::Bearer(b) => {
+            Caller::Bearer(b) => {
                 let r = b.current();
                 queue.inner.run(id, move || async move {
                     Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*r?))))
                 });
             }
-            Held::NoAuth => queue
+            Caller::None => queue
                 .inner
                 .run(id, || async move { Err::<Outcome, _>(no_token()) }),
         }
@@ -512,10 +499,8 @@ impl NativeAuthenticator {
     /// `setBearerToken` replaces it).
     #[napi]
     pub fn invalidate(&self) {
-        if let Held::Cached(source) = &self.held {
-            if let Some(entry) = global_cache().lookup(source.key()) {
-                global_cache().invalidate(&entry, None);
-            }
+        if let Caller::Cached(c) = &self.caller {
+            c.invalidate(None);
         }
     }
 
@@ -525,8 +510,8 @@ impl NativeAuthenticator {
         &self,
         #[napi(ts_arg_type = "string")] token: Unknown,
     ) -> napi::Result<(), String> {
-        throw(match &self.held {
-            Held::Bearer(b) => {
+        throw(match &self.caller {
+            Caller::Bearer(b) => {
                 options::string_arg(token, "bearerToken").and_then(|t| b.set(Secret::new(t)))
             }
             _ => Err(Error::invalid(

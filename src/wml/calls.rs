@@ -1,19 +1,19 @@
 //! The exchange with the service: the retry policy, the one token refresh
 //! after a 401, the whole-call deadline and cancellation.
 
-use super::client::{Bearer, Op, WmlClient};
+use super::client::{Op, WmlClient};
 use super::embed::{self, Embeddings};
 use super::{body, errors};
-use crate::auth::cache::Token;
+use crate::auth::caller::Presented;
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy};
 use crate::log::debug;
+use crate::secret::Secret;
 use crate::telemetry::{within, Tag};
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -98,9 +98,9 @@ impl WmlClient {
         url: &reqwest::Url,
         body: &Bytes,
         o: &super::CallOptions,
-    ) -> Result<(reqwest::Response, Bearer)> {
+    ) -> Result<(reqwest::Response, Presented)> {
         match self.send_retrying(op, url, body, o).await {
-            Err((Error::Wml { status: 401, .. }, Some(rejected))) => {
+            Err((Error::Wml { status: 401, .. }, Some(refused))) if refused.refreshable() => {
                 debug!(
                     "WML answered 401: refreshing the token and trying once more{}",
                     Tag(o.trace.as_deref())
@@ -108,9 +108,7 @@ impl WmlClient {
                 if let Some(t) = &o.trace {
                     t.refresh();
                 }
-                if let Some(hook) = self.rejection_hook(Some(rejected)) {
-                    hook();
-                }
+                self.auth.refuse(&refused);
                 self.send_retrying(op, url, body, o)
                     .await
                     .map_err(|(e, _)| e)
@@ -119,24 +117,24 @@ impl WmlClient {
         }
     }
 
-    /// The retry loop. An error comes with the cached token it was sent with.
+    /// The retry loop. An error comes with what its last attempt presented.
     async fn send_retrying(
         &self,
         op: Op,
         url: &reqwest::Url,
         body: &Bytes,
         o: &super::CallOptions,
-    ) -> std::result::Result<(reqwest::Response, Bearer), (Error, Option<Arc<Token>>)> {
-        let used: Mutex<Option<Arc<Token>>> = Mutex::new(None);
+    ) -> std::result::Result<(reqwest::Response, Presented), (Error, Option<Presented>)> {
+        let used: Mutex<Option<Presented>> = Mutex::new(None);
         let r = http::with_retries(
             RetryPolicy::new(self.transport.max_retries),
             |_| async {
                 let trace = o.trace.as_deref();
-                let bearer = match self.bearer(trace).await {
+                let bearer = match self.auth.present(trace).await {
                     Ok(b) => b,
                     Err(e) => return Attempt::Fail(e),
                 };
-                *used.lock() = bearer.token.clone();
+                *used.lock() = Some(bearer.clone());
                 let mut req = self
                     .http
                     .request(op.method(), url.clone())
@@ -172,12 +170,16 @@ impl WmlClient {
                 if (200..300).contains(&status) {
                     return Attempt::Done((resp, bearer));
                 }
+
                 let err =
                     match http::Answer::from_response(resp, "WML response", errors::MAX_ERROR_BODY)
                         .await
                     {
                         Ok(a) => {
-                            let err = errors::from_answer(&a, bearer.secret_text().as_deref());
+                            let err = errors::from_answer(
+                                &a,
+                                bearer.secret().as_ref().map(Secret::expose),
+                            );
                             if RETRY_STATUSES.contains(&status) {
                                 return Attempt::Retry(err, a.retry_after);
                             }
