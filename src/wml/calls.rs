@@ -90,8 +90,9 @@ impl WmlClient {
         o.timeout.unwrap_or(self.transport.timeout)
     }
 
-    /// Sends with the retry policy; a 401 with a cached token refreshes it
-    /// and tries once more.
+    /// Sends with the retry policy; a refused cached token (a 401, or an
+    /// error naming an expired or invalid token: `errors::token_rejected`,
+    /// as streams judge it) is dropped and the request tried once more.
     pub(super) async fn send_with_token(
         &self,
         op: Op,
@@ -100,9 +101,9 @@ impl WmlClient {
         o: &super::CallOptions,
     ) -> Result<(reqwest::Response, Presented)> {
         match self.send_retrying(op, url, body, o).await {
-            Err((Error::Wml { status: 401, .. }, Some(refused))) if refused.refreshable() => {
+            Err((e, Some(refused))) if refused.refreshable() && errors::token_rejected(&e) => {
                 debug!(
-                    "WML answered 401: refreshing the token and trying once more{}",
+                    "WML refused the token: refreshing it and trying once more{}",
                     Tag(o.trace.as_deref())
                 );
                 if let Some(t) = &o.trace {

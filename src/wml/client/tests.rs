@@ -100,6 +100,26 @@ async fn a_401_refreshes_the_token_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_naming_a_refused_token_refreshes_it_as_a_401_does() {
+    let (srv, c) = setup(|_| {}).await;
+    let body = || Bytes::from_static(PAYLOAD.as_bytes());
+    srv.push_wml(wml_error(403, "authentication_token_expired", None));
+    c.call(Op::Score, "d", body(), &CallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((srv.hits(), srv.wml_hits()), (2, 2));
+
+    // Any other 403 is the caller's to act on: no new token, no retry.
+    srv.push_wml(wml_error(403, "forbidden", None));
+    let e = c
+        .call(Op::Score, "d", body(), &CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    assert_eq!((srv.hits(), srv.wml_hits()), (2, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_the_retryable_and_not_the_rest() {
     let (srv, c) = setup(|o| o.transport.max_retries = Some(3.0)).await;
     let body = || Bytes::from_static(PAYLOAD.as_bytes());
