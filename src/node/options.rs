@@ -172,13 +172,18 @@ pub(crate) fn iam(r: Option<&Reader>, url_name: &str) -> Result<IamOptions> {
 }
 
 /// The trusted profile options (`iamProfileId`, `iamProfileCrn`,
-/// `iamProfileName`, `iamAccountId`).
-fn profile(r: &Reader) -> Result<ProfileOptions> {
+/// `iamProfileName`), and `iamAccountId` for the kinds that read it
+/// (`account`): IamAssume uses it, VPC refuses it.
+fn profile(r: &Reader, account: bool) -> Result<ProfileOptions> {
     Ok(ProfileOptions {
         id: r.string("iamProfileId")?,
         crn: r.string("iamProfileCrn")?,
         name: r.string("iamProfileName")?,
-        account: r.string("iamAccountId")?,
+        account: if account {
+            r.string("iamAccountId")?
+        } else {
+            None
+        },
     })
 }
 
@@ -186,7 +191,7 @@ fn profile(r: &Reader) -> Result<ProfileOptions> {
 pub(crate) fn container(r: &Reader) -> Result<ContainerOptions> {
     Ok(ContainerOptions {
         cr_token_filename: r.string("crTokenFilename")?,
-        profile: profile(r)?,
+        profile: profile(r, false)?,
         iam: iam(Some(r), "url")?,
     })
 }
@@ -195,7 +200,7 @@ pub(crate) fn container(r: &Reader) -> Result<ContainerOptions> {
 pub(crate) fn assume(r: &Reader) -> Result<AssumeOptions> {
     Ok(AssumeOptions {
         apikey: r.secret("apikey")?.unwrap_or_default(),
-        profile: profile(r)?,
+        profile: profile(r, true)?,
         iam: iam(Some(r), "url")?,
     })
 }
@@ -204,7 +209,7 @@ pub(crate) fn assume(r: &Reader) -> Result<AssumeOptions> {
 pub(crate) fn vpc(r: &Reader) -> Result<VpcOptions> {
     Ok(VpcOptions {
         url: r.string("url")?,
-        profile: profile(r)?,
+        profile: profile(r, true)?,
         transport: transport(r)?,
     })
 }

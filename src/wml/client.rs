@@ -66,6 +66,98 @@ impl std::fmt::Debug for AuthSpec {
     }
 }
 
+/// The credential fields of a caller's `WmlCredentials`, as given (empty
+/// strings count as absent).
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    pub apikey: Option<Secret>,
+    pub token: Option<Secret>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// `"openshift"` (or the older `"icp"`) means Cloud Pak for Data; any
+    /// other value (an IBM Cloud instance id of old credentials) is ignored.
+    pub instance_id: Option<String>,
+}
+
+impl AuthSpec {
+    /// How credentials authenticate, in the forms IBM's Python `APIClient`
+    /// takes: `{ apikey }` (IAM, its settings from `iam`, read only then),
+    /// `{ token }`, `{ username, password | apikey, instance_id:
+    /// 'openshift' }` (Cloud Pak for Data), or an authenticator's `spec`
+    /// with none of the others. Any other combination is refused, saying
+    /// why.
+    pub fn from_credentials(
+        c: Credentials,
+        authenticator: Option<AuthSpec>,
+        iam: impl FnOnce() -> Result<IamOptions>,
+    ) -> Result<AuthSpec> {
+        let present = |s: Option<Secret>| s.filter(|v| !v.is_empty());
+        let apikey = present(c.apikey);
+        let token = present(c.token);
+        let password = present(c.password);
+        let username = c.username.filter(|u| !u.trim().is_empty());
+        let cpd = is_cpd(c.instance_id.as_deref());
+        Ok(match (authenticator, username, cpd) {
+            (Some(a), None, _) if apikey.is_none() && token.is_none() && password.is_none() => a,
+            (Some(_), ..) => {
+                return Err(Error::invalid(
+                    "credentials take an authenticator, or an apikey, a token or a username: not both",
+                ))
+            }
+            (None, Some(username), true) if token.is_none() => AuthSpec::Cp4d {
+                username,
+                password,
+                apikey,
+            },
+            (None, Some(_), true) => {
+                return Err(Error::invalid(
+                    "Cloud Pak for Data credentials take a username (with a password or an apikey) or a token: not both",
+                ))
+            }
+            (None, Some(_), false) => {
+                return Err(Error::invalid(
+                    "credentials with a username are for Cloud Pak for Data: add instance_id: 'openshift'",
+                ))
+            }
+            (None, None, _) if password.is_some() => {
+                return Err(Error::invalid(
+                    "credentials with a password need a username (Cloud Pak for Data)",
+                ))
+            }
+            (None, None, _) => match (apikey, token) {
+                (Some(_), None) if cpd => {
+                    return Err(Error::invalid(
+                        "Cloud Pak for Data credentials with an apikey need a username",
+                    ));
+                }
+                (Some(k), None) => AuthSpec::Apikey(k, Box::new(iam()?)),
+                (None, Some(t)) => AuthSpec::Token(t),
+                (None, None) => {
+                    return Err(Error::invalid(
+                        "credentials need an apikey, a token, a username (Cloud Pak for Data) or an authenticator",
+                    ))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        "credentials take one of apikey, token and authenticator",
+                    ))
+                }
+            },
+        })
+    }
+}
+
+/// `instance_id` values that mean Cloud Pak for Data (IBM's Python client:
+/// `"openshift"`, and the older `"icp"`).
+fn is_cpd(instance_id: Option<&str>) -> bool {
+    matches!(
+        instance_id
+            .map(|s| s.trim().to_ascii_lowercase())
+            .as_deref(),
+        Some("openshift" | "icp")
+    )
+}
+
 /// Settings as a caller gives them (the JS `WmlCredentials`).
 #[derive(Clone, Debug)]
 pub struct WmlOptions {

@@ -610,3 +610,158 @@ async fn a_traced_call_sends_its_trace_context_and_reports_what_happened() {
     assert_eq!(r.fetches[0].endpoint.as_deref(), Some(srv.url.as_str()));
     assert!(r.events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
 }
+
+/// `AuthSpec::from_credentials` for `c` (with an authenticator's spec when
+/// `with_authenticator`): the spec's `Debug` name, or the error message.
+fn auth_of(c: Credentials, with_authenticator: bool) -> std::result::Result<String, String> {
+    let a = with_authenticator.then_some(AuthSpec::None);
+    AuthSpec::from_credentials(c, a, || Ok(IamOptions::default()))
+        .map(|s| format!("{s:?}"))
+        .map_err(|e| e.to_string())
+}
+
+fn secret(s: &str) -> Option<Secret> {
+    Some(Secret::new(s))
+}
+
+#[test]
+fn credentials_take_one_way_to_authenticate() {
+    let cpd = |username: &str| Credentials {
+        username: Some(username.into()),
+        instance_id: Some(" OpenShift ".into()),
+        ..Default::default()
+    };
+    let ok = [
+        (
+            Credentials {
+                apikey: secret("k"),
+                ..Default::default()
+            },
+            false,
+            "Apikey(<redacted>)",
+        ),
+        (
+            Credentials {
+                token: secret("t"),
+                // an IBM Cloud instance id of old credentials is ignored
+                instance_id: Some("0f1e-instance".into()),
+                ..Default::default()
+            },
+            false,
+            "Token(<redacted>)",
+        ),
+        (
+            Credentials {
+                password: secret("p"),
+                ..cpd("admin")
+            },
+            false,
+            "Cp4d(<redacted>)",
+        ),
+        (
+            Credentials {
+                apikey: secret("k"),
+                instance_id: Some("icp".into()),
+                ..cpd("admin")
+            },
+            false,
+            "Cp4d(<redacted>)",
+        ),
+        // empty strings count as absent
+        (
+            Credentials {
+                apikey: secret(""),
+                token: secret(""),
+                password: secret(""),
+                username: Some("  ".into()),
+                ..Default::default()
+            },
+            true,
+            "None",
+        ),
+    ];
+    for (c, with_authenticator, want) in ok {
+        assert_eq!(auth_of(c, with_authenticator).as_deref(), Ok(want));
+    }
+
+    let refused = [
+        (
+            Credentials {
+                apikey: secret("k"),
+                ..Default::default()
+            },
+            true,
+            "an authenticator, or an apikey, a token or a username: not both",
+        ),
+        (cpd("admin"), true, "an authenticator, or an apikey"),
+        (
+            Credentials {
+                token: secret("t"),
+                ..cpd("admin")
+            },
+            false,
+            "take a username (with a password or an apikey) or a token: not both",
+        ),
+        (
+            Credentials {
+                username: Some("admin".into()),
+                password: secret("p"),
+                ..Default::default()
+            },
+            false,
+            "add instance_id: 'openshift'",
+        ),
+        (
+            Credentials {
+                password: secret("p"),
+                ..Default::default()
+            },
+            false,
+            "a password need a username",
+        ),
+        (
+            Credentials {
+                apikey: secret("k"),
+                instance_id: Some("openshift".into()),
+                ..Default::default()
+            },
+            false,
+            "with an apikey need a username",
+        ),
+        (
+            Credentials::default(),
+            false,
+            "credentials need an apikey, a token",
+        ),
+        (
+            Credentials {
+                apikey: secret("k"),
+                token: secret("t"),
+                ..Default::default()
+            },
+            false,
+            "one of apikey, token and authenticator",
+        ),
+    ];
+    for (c, with_authenticator, want) in refused {
+        let shown = format!("{c:?}");
+        let e = auth_of(c, with_authenticator).unwrap_err();
+        assert!(e.contains(want), "{shown}: {e}");
+    }
+}
+
+#[test]
+fn the_iam_settings_are_read_only_for_an_apikey() {
+    let token = Credentials {
+        token: secret("t"),
+        ..Default::default()
+    };
+    let unread = || -> Result<IamOptions> { Err(Error::invalid("iamUrl must be a string")) };
+    assert!(AuthSpec::from_credentials(token, None, unread).is_ok());
+    let apikey = Credentials {
+        apikey: secret("k"),
+        ..Default::default()
+    };
+    let e = AuthSpec::from_credentials(apikey, None, unread).unwrap_err();
+    assert!(e.to_string().ends_with("iamUrl must be a string"), "{e}");
+}
