@@ -27,16 +27,6 @@ pub const EMBED_CONCURRENCY: usize = 4;
 const PARSE_INLINE_MAX: usize = 64 << 10;
 
 impl WmlClient {
-    /// `POST /ml/v4/deployments/{id}/predictions`: the response body text.
-    pub async fn score(&self, id: &str, body: Bytes, o: &super::CallOptions) -> Result<String> {
-        self.call(Op::Score, id, body, o).await
-    }
-
-    /// `POST /ml/v1/deployments/{id}/text/generation`: the response body text.
-    pub async fn generate(&self, id: &str, body: Bytes, o: &super::CallOptions) -> Result<String> {
-        self.call(Op::Generate, id, body, o).await
-    }
-
     /// One plain call: the response body text.
     pub async fn call(
         &self,

@@ -65,7 +65,12 @@ async fn scores_with_a_cached_bearer_token() {
     let o = CallOptions::new(None, Some("tx-42")).unwrap();
     for _ in 0..3 {
         let body = c
-            .score("dep-1", Bytes::from_static(PAYLOAD.as_bytes()), &o)
+            .call(
+                Op::Score,
+                "dep-1",
+                Bytes::from_static(PAYLOAD.as_bytes()),
+                &o,
+            )
             .await
             .unwrap();
         assert!(body.contains("predictions"));
@@ -84,14 +89,16 @@ async fn a_401_refreshes_the_token_once() {
     let (srv, c) = setup(|_| {}).await;
     let body = || Bytes::from_static(PAYLOAD.as_bytes());
     srv.push_wml(wml_error(401, "authentication_token_expired", None));
-    c.score("d", body(), &CallOptions::default()).await.unwrap();
+    c.call(Op::Score, "d", body(), &CallOptions::default())
+        .await
+        .unwrap();
     assert_eq!((srv.hits(), srv.wml_hits()), (2, 2));
 
     for _ in 0..2 {
         srv.push_wml(wml_error(401, "authentication_token_not_valid", None));
     }
     let e = c
-        .score("d", body(), &CallOptions::default())
+        .call(Op::Score, "d", body(), &CallOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "ERR_WML");
@@ -126,7 +133,9 @@ async fn retries_the_retryable_and_not_the_rest() {
     for s in [429, 502, 503] {
         srv.push_wml(wml_error(s, "busy", Some("0")));
     }
-    c.score("d", body(), &CallOptions::default()).await.unwrap();
+    c.call(Op::Score, "d", body(), &CallOptions::default())
+        .await
+        .unwrap();
     assert_eq!(srv.wml_hits(), 4);
 
     for (status, code) in [
@@ -137,7 +146,7 @@ async fn retries_the_retryable_and_not_the_rest() {
         let before = srv.wml_hits();
         srv.push_wml(wml_error(status, code, None));
         let e = c
-            .score("d", body(), &CallOptions::default())
+            .call(Op::Score, "d", body(), &CallOptions::default())
             .await
             .unwrap_err();
         assert_eq!(srv.wml_hits(), before + 1, "{status} is not retried");
@@ -161,7 +170,8 @@ async fn retries_the_retryable_and_not_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_credentials_skip_iam() {
     let (srv, c) = setup(|o| o.auth = AuthSpec::Token(Secret::new("user-managed-token"))).await;
-    c.score(
+    c.call(
+        Op::Score,
         "d",
         Bytes::from_static(PAYLOAD.as_bytes()),
         &CallOptions::default(),
@@ -175,7 +185,7 @@ async fn bearer_token_credentials_skip_iam() {
         .contains("Bearer user-managed-token"));
     srv.push_wml(wml_error(401, "authentication_token_not_valid", None));
     let e = c
-        .score("d", Bytes::new(), &CallOptions::default())
+        .call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(401));
@@ -185,12 +195,13 @@ async fn bearer_token_credentials_skip_iam() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_and_timeout() {
     let (srv, c) = setup(|_| {}).await;
-    c.score("d", Bytes::new(), &CallOptions::default())
+    c.call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap(); // warm the token
     srv.push_wml(Reply::Delay(Duration::from_secs(5)));
     let e = c
-        .score(
+        .call(
+            Op::Score,
             "d",
             Bytes::new(),
             &CallOptions {
@@ -213,7 +224,7 @@ async fn cancel_and_timeout() {
         cancel.cancel();
     });
     assert_eq!(
-        c.score("d", Bytes::new(), &o).await.unwrap_err(),
+        c.call(Op::Score, "d", Bytes::new(), &o).await.unwrap_err(),
         Error::Aborted
     );
     t.await.unwrap();
@@ -257,7 +268,7 @@ async fn streams_events_across_split_reads_and_stops_on_error_events() {
     assert_eq!(e.code(), "ERR_WML");
     assert_eq!(e.status(), Some(401));
     // The rejected token was dropped: the next call gets a new one.
-    c.score("d", Bytes::new(), &CallOptions::default())
+    c.call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap();
     assert_eq!(srv.hits(), iam_before + 1);
@@ -287,7 +298,7 @@ async fn invalid_settings_and_ids() {
     let (_srv, c) = setup(|_| {}).await;
     for id in ["", "a/b", "a?b", "a#b", "..", "x..y", "a%2f"] {
         let e = c
-            .score(id, Bytes::new(), &CallOptions::default())
+            .call(Op::Score, id, Bytes::new(), &CallOptions::default())
             .await
             .unwrap_err();
         assert_eq!(e.code(), "ERR_INVALID_ARG", "{id:?}");
@@ -511,7 +522,8 @@ async fn cloud_pak_for_data_credentials_use_the_service_urls_authorize_endpoint(
     })
     .await;
     for _ in 0..2 {
-        c.score(
+        c.call(
+            Op::Score,
             "d",
             Bytes::from_static(PAYLOAD.as_bytes()),
             &CallOptions::default(),
@@ -545,20 +557,20 @@ async fn a_replaceable_bearer_an_expired_one_and_no_auth() {
     let b = bearer.clone();
     let (srv, c) = setup(move |o| o.auth = AuthSpec::Bearer(b)).await;
     let e = c
-        .score("d", Bytes::new(), &CallOptions::default())
+        .call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "ERR_INVALID_ARG");
     assert!(e.message().contains("expired"), "{}", e.message());
     assert_eq!(srv.wml_hits(), 0, "nothing was sent");
     bearer.set(Secret::new("replaced-token")).unwrap();
-    c.score("d", Bytes::new(), &CallOptions::default())
+    c.call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap();
     assert!(srv.last_wml_head.lock().contains("Bearer replaced-token"));
 
     let (srv, c) = setup(|o| o.auth = AuthSpec::None).await;
-    c.score("d", Bytes::new(), &CallOptions::default())
+    c.call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap();
     assert!(!srv
@@ -582,7 +594,7 @@ async fn a_traced_call_sends_its_trace_context_and_reports_what_happened() {
     o.trace = Some(trace.clone());
     srv.push_wml(wml_error(429, "busy", Some("0")));
     srv.push_wml(wml_error(401, "authentication_token_expired", None));
-    c.score("d", Bytes::from_static(PAYLOAD.as_bytes()), &o)
+    c.call(Op::Score, "d", Bytes::from_static(PAYLOAD.as_bytes()), &o)
         .await
         .unwrap();
     let head = srv.last_wml_head.lock().clone().to_ascii_lowercase();
