@@ -309,31 +309,31 @@ async fn invalid_settings_and_ids() {
         tokio::runtime::Handle::current(),
     );
     for o in [
-        options("", apikey("k", "https://iam.cloud.ibm.com")),
+        options("", apikey("k", "https://127.0.0.1:1")),
         options(
             "http://us-south.ml.cloud.ibm.com",
-            apikey("k", "https://iam.cloud.ibm.com"),
+            apikey("k", "https://127.0.0.1:1"),
         ),
         options(
             "https://us-south.ml.cloud.ibm.com",
             AuthSpec::Token(Secret::new("")),
         ),
-        options("https://x.y", apikey("", "https://iam.cloud.ibm.com")),
+        options("https://x.y", apikey("", "https://127.0.0.1:1")),
         WmlOptions {
             project_id: Some("p".into()),
             space_id: Some("s".into()),
-            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
+            ..options("https://x.y", apikey("k", "https://127.0.0.1:1"))
         },
         WmlOptions {
             version: Some("May 2023".into()),
-            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
+            ..options("https://x.y", apikey("k", "https://127.0.0.1:1"))
         },
         WmlOptions {
             transport: TransportOptions {
                 headers: vec![("X-A".into(), "a\r\nX-Evil: 1".into())],
                 ..Default::default()
             },
-            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
+            ..options("https://x.y", apikey("k", "https://127.0.0.1:1"))
         },
     ] {
         assert_eq!(
