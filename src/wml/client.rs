@@ -189,14 +189,9 @@ impl CallOptions {
     /// Validates the caller's per-call settings (`options.*`).
     pub fn new(timeout_ms: Option<f64>, transaction_id: Option<&str>) -> Result<CallOptions> {
         let mut o = CallOptions {
-            timeout: match timeout_ms {
-                Some(_) => Some(http::timeout_from(
-                    timeout_ms,
-                    DEFAULT_TIMEOUT,
-                    "options.timeoutMs",
-                )?),
-                None => None,
-            },
+            timeout: timeout_ms
+                .map(|ms| http::timeout_from(Some(ms), DEFAULT_TIMEOUT, "options.timeoutMs"))
+                .transpose()?,
             ..Default::default()
         };
         if let Some(t) = transaction_id.filter(|t| !t.is_empty()) {
