@@ -102,12 +102,6 @@ fn apikey_source(apikey: Unknown, options: Option<Unknown>) -> crate::error::Res
     ApikeySource::new(apikey, cfg)
 }
 
-fn iam_authenticator(options: Unknown) -> crate::error::Result<ApikeySource> {
-    let r = required(options, "an apikey")?;
-    let apikey = r.secret("apikey")?.unwrap_or_default();
-    ApikeySource::new(apikey, IamConfig::new(&options::iam(Some(&r), "url")?)?)
-}
-
 /// A change count kept in memory the JS engine owns, where external
 /// buffers are not allowed (Electron's V8 memory cage). The buffer is held
 /// by a strong reference for the life of its environment, whose cleanup
@@ -339,6 +333,16 @@ impl NativeAuthenticator {
         })
     }
 
+    /// An authenticator from a constructor's options object (`what` says
+    /// what it must hold), read by `make`.
+    fn from_options<S: TokenSource>(
+        options: Unknown,
+        what: &str,
+        make: impl FnOnce(&Reader) -> crate::error::Result<S>,
+    ) -> napi::Result<Self, String> {
+        Self::build(required(options, what).and_then(|r| make(&r)))
+    }
+
     /// How a `WmlClient` that uses this authenticator authenticates.
     pub(crate) fn auth_spec(&self) -> AuthSpec {
         match &self.caller {
@@ -361,7 +365,10 @@ impl NativeAuthenticator {
     pub fn iam(
         #[napi(ts_arg_type = "IamOptions & { apikey: string }")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(iam_authenticator(options))
+        Self::from_options(options, "an apikey", |r| {
+            let apikey = r.secret("apikey")?.unwrap_or_default();
+            ApikeySource::new(apikey, IamConfig::new(&options::iam(Some(r), "url")?)?)
+        })
     }
 
     /// `getIamToken(apikey, options)`'s authenticator: an IAM API key and
@@ -380,10 +387,9 @@ impl NativeAuthenticator {
     pub fn container(
         #[napi(ts_arg_type = "ContainerAuthenticatorOptions")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(
-            required(options, "a trusted profile (iamProfileId, ...)")
-                .and_then(|r| ContainerSource::new(&options::container(&r)?)),
-        )
+        Self::from_options(options, "a trusted profile (iamProfileId, ...)", |r| {
+            ContainerSource::new(&options::container(r)?)
+        })
     }
 
     /// A trusted profile assumed with an API key (`IamAssumeAuthenticator`).
@@ -391,10 +397,9 @@ impl NativeAuthenticator {
     pub fn iam_assume(
         #[napi(ts_arg_type = "IamAssumeAuthenticatorOptions")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(
-            required(options, "an apikey and a trusted profile")
-                .and_then(|r| AssumeSource::new(&options::assume(&r)?, global_cache())),
-        )
+        Self::from_options(options, "an apikey and a trusted profile", |r| {
+            AssumeSource::new(&options::assume(r)?, global_cache())
+        })
     }
 
     /// A trusted profile of a VPC instance (`VpcInstanceAuthenticator`).
@@ -415,10 +420,9 @@ impl NativeAuthenticator {
     pub fn cp4d(
         #[napi(ts_arg_type = "CloudPakForDataAuthenticatorOptions")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(
-            required(options, "url, username and a password or an apikey")
-                .and_then(|r| Cp4dSource::new(&options::cp4d(&r)?)),
-        )
+        Self::from_options(options, "url, username and a password or an apikey", |r| {
+            Cp4dSource::new(&options::cp4d(r)?)
+        })
     }
 
     /// MCSP, watsonx.ai on AWS (`McspAuthenticator`).
@@ -426,10 +430,9 @@ impl NativeAuthenticator {
     pub fn mcsp(
         #[napi(ts_arg_type = "McspAuthenticatorOptions")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(
-            required(options, "an apikey and a url")
-                .and_then(|r| McspSource::new(&options::mcsp(&r)?)),
-        )
+        Self::from_options(options, "an apikey and a url", |r| {
+            McspSource::new(&options::mcsp(r)?)
+        })
     }
 
     /// A bearer token the caller manages (`BearerTokenAuthenticator`).
