@@ -313,10 +313,10 @@ test('no key or token in inspect/JSON output of the authenticator', async () => 
 })
 
 test('more keys and options than the JS memo holds: each key keeps its one token, one IAM request each', async () => {
-  // The memo holds 1024 (key, options) pairs; past that it lets one go per new
-  // pair (and the trie nodes of options nobody else uses). 1100 keys, some with
+  // The memo holds 4096 (key, options) pairs; past that it lets one go per new
+  // pair (and the trie nodes of options nobody else uses). 4200 keys, some with
   // options of their own, twice over: the same tokens, no second request.
-  const keys = Array.from({ length: 1100 }, () => freshKey())
+  const keys = Array.from({ length: 4200 }, () => freshKey())
   const optionsOf = (i) => (i % 10 === 0 ? opts({ headers: { 'X-Caller': `c${i}` } }) : opts())
   const get = () => Promise.all(keys.map((k, i) => m.getIamToken(k, optionsOf(i))))
   const first = await get()

@@ -90,8 +90,9 @@ class Memo {
 // Bounded: past MAX_MEMOS one memo leaves for each new one, the oldest not
 // hit since the eviction last passed it (a second chance), and trie nodes
 // left empty go with it; a process with more distinct keys still works, its
-// least used keys just ask the native cache.
-const MAX_MEMOS = 1024
+// least used keys just ask the native cache (the bound is well under the
+// native cache's default 10,000 entries).
+const MAX_MEMOS = 4096
 
 class Node {
   /** @type {Map<unknown, Map<unknown, Node>> | undefined} */
