@@ -312,6 +312,22 @@ test('no key or token in inspect/JSON output of the authenticator', async () => 
   }
 })
 
+test('more keys and options than the JS memo holds: each key keeps its one token, one IAM request each', async () => {
+  // The memo holds 4096 (key, options) pairs; past that it lets one go per new
+  // pair (and the trie nodes of options nobody else uses). 4200 keys, some with
+  // options of their own, twice over: the same tokens, no second request.
+  const keys = Array.from({ length: 4200 }, () => freshKey())
+  const optionsOf = (i) => (i % 10 === 0 ? opts({ headers: { 'X-Caller': `c${i}` } }) : opts())
+  const get = () => Promise.all(keys.map((k, i) => m.getIamToken(k, optionsOf(i))))
+  const first = await get()
+  const again = await get()
+  assert.deepEqual(again, first)
+  assert.equal(new Set(first).size, keys.length)
+  for (const k of keys) assert.equal(server.iamRequestsFor(k), 1)
+  const info = await m.getIamTokenInfo(keys[0], optionsOf(0))
+  assert.equal(info.accessToken, first[0])
+})
+
 test('the cache is bounded and clearTokenCache() empties it', async () => {
   m.clearTokenCache()
   m.configureTokenCache({ maxEntries: 5 })

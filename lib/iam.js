@@ -6,12 +6,13 @@
 // current token with its "fresh until" time (the refresh point) and is
 // trusted while this environment's change counter (a Uint32Array the Rust
 // cache bumps whenever any token is replaced or dropped) stands still. Past
-// the refresh point, or after a change, one synchronous native call asks the
-// cache again (which also starts the background refresh); only a miss goes
-// through the completion queue and waits for the cache's single request.
+// the refresh point, or after a change, the memo's native authenticator (made
+// once per key and options) asks the cache again in one synchronous call
+// (which also starts the background refresh); only a miss goes through the
+// completion queue and waits for the cache's single request.
 //
 // Options are validated in Rust, once: a memo is made only after the native
-// layer has accepted a key with exactly those options (see nodeFor).
+// layer has accepted a key with exactly those options (see newMemo).
 const { performance } = require('node:perf_hooks')
 const native = require('../native.js')
 const { fromNative, invalid } = require('./errors')
@@ -29,11 +30,25 @@ const changes = native.changeCounter()
 const storeProblem = native.tokenStoreEnvProblem()
 if (storeProblem) process.emitWarning(storeProblem, { code: 'WML_NATIVE_TOKEN_STORE' })
 
-/** One memoised token; `until` is on performance.now()'s clock. */
+/**
+ * One memoised token and the native authenticator it comes from (made once
+ * per key and options); `until` is on performance.now()'s clock.
+ */
 class Memo {
   text = ''
   until = 0
   seen = -1
+  /** Set by a memo hit: the trie's eviction passes over it once. */
+  used = false
+  /** Where the memo is filed in the trie (none for an authenticator's). @type {Node | undefined} */
+  node = undefined
+  /** @type {unknown} */
+  apikey = undefined
+
+  /** @param {import('../native').NativeAuthenticator} handle */
+  constructor(handle) {
+    this.handle = handle
+  }
 
   /** The token text if still good, else undefined. */
   get() {
@@ -41,15 +56,26 @@ class Memo {
   }
 
   /**
-   * Refills from a native peek.
-   * @param {number} seen the change counter before the peek
-   * @param {[number, number, string]} peeked
+   * Asks the native cache (which also starts a due background refresh): the
+   * token text, memoised while it stays fresh, or undefined on a miss.
    */
-  fill(seen, peeked) {
+  peek() {
+    const seen = changes[0]
+    const peeked = this.handle.peek()
+    if (peeked === null) return undefined
     this.text = peeked[2]
     this.until = performance.now() + peeked[1]
     this.seen = seen
     return this.text
+  }
+
+  /**
+   * Waits for the cache's token (its single request).
+   * @returns {Promise<import('../native').JsTokenInfo>}
+   */
+  fetch() {
+    const n = this.handle
+    return telemetry.tokenWait((trace) => nativeCall((q, id) => n.fetch(q, id, trace)))
   }
 }
 
@@ -61,18 +87,33 @@ class Memo {
 // native layer accepted the key with exactly these options, so a hit means
 // they were validated. Options the trie cannot key (a value that is a
 // function, an object other than `headers`'s flat one) never use a memo.
-// Bounded: past MAX_MEMOS the trie starts afresh; a process with more
-// distinct keys still works, it just asks the native cache.
-const MAX_MEMOS = 64
-let memoCount = 0
+// Bounded: past MAX_MEMOS one memo leaves for each new one, the oldest not
+// hit since the eviction last passed it (a second chance), and trie nodes
+// left empty go with it; a process with more distinct keys still works, its
+// least used keys just ask the native cache (the bound is well under the
+// native cache's default 10,000 entries).
+const MAX_MEMOS = 4096
 
 class Node {
   /** @type {Map<unknown, Map<unknown, Node>> | undefined} */
   next = undefined
   /** @type {Map<unknown, Memo> | undefined} */
   memos = undefined
+  /**
+   * The step from the parent: `parent.next.get(name).get(value) === this`.
+   * @param {Node | undefined} parent
+   * @param {string} name
+   * @param {unknown} value
+   */
+  constructor(parent, name, value) {
+    this.parent = parent
+    this.name = name
+    this.value = value
+  }
 }
-let root = new Node()
+let root = new Node(undefined, '', undefined)
+/** The filed memos, oldest first. @type {Set<Memo>} */
+const filed = new Set()
 
 /** A nested flat object's values, as one trie step (a string key; rare). */
 /** @param {object} o @returns {string | undefined} */
@@ -88,6 +129,24 @@ function flatKey(o) {
 }
 
 /**
+ * The trie step for an option's value, or undefined if the trie cannot key it.
+ * @param {unknown} v
+ */
+function step(v) {
+  if (v !== null && typeof v === 'object') return flatKey(v)
+  return typeof v === 'function' || typeof v === 'symbol' ? undefined : v
+}
+
+/** @param {object} options */
+function keyable(options) {
+  for (const k in options) {
+    const v = /** @type {Record<string, unknown>} */ (options)[k]
+    if (v !== undefined && step(v) === undefined) return false
+  }
+  return true
+}
+
+/**
  * The trie node for `options` (made on the way when `make`), or undefined.
  * @param {unknown} options
  * @param {boolean} make
@@ -95,15 +154,13 @@ function flatKey(o) {
  */
 function nodeFor(options, make) {
   if (options === undefined || options === null) return root
-  if (typeof options !== 'object') return undefined
+  if (typeof options !== 'object' || (make && !keyable(options))) return undefined
   let node = root
   for (const k in options) {
     let v = /** @type {Record<string, unknown>} */ (options)[k]
     if (v === undefined) continue
-    if (v !== null && typeof v === 'object') {
-      v = flatKey(v)
-      if (v === undefined) return undefined
-    } else if (typeof v === 'function' || typeof v === 'symbol') return undefined
+    v = step(v)
+    if (v === undefined) return undefined
     let byName = node.next?.get(k)
     if (byName === undefined) {
       if (!make) return undefined
@@ -113,7 +170,7 @@ function nodeFor(options, make) {
     let child = byName.get(v)
     if (child === undefined) {
       if (!make) return undefined
-      child = new Node()
+      child = new Node(node, k, v)
       byName.set(v, child)
     }
     node = child
@@ -130,20 +187,44 @@ function findMemo(apikey, options) {
 }
 
 /**
+ * A memo with its native authenticator (throws for an invalid key or
+ * options), filed in the trie when the options can be keyed.
  * @param {unknown} apikey
  * @param {unknown} options
  */
 function newMemo(apikey, options) {
-  if (memoCount >= MAX_MEMOS) {
-    root = new Node()
-    memoCount = 0
-  }
+  const memo = new Memo(native.NativeAuthenticator.iamKey(/** @type {string} */ (apikey), /** @type {any} */ (options)))
   const node = nodeFor(options, true)
-  if (node === undefined) return undefined
-  const memo = new Memo()
+  if (node === undefined) return memo
+  if (filed.size >= MAX_MEMOS) evictOne()
   ;(node.memos ??= new Map()).set(apikey, memo)
-  memoCount++
+  memo.node = node
+  memo.apikey = apikey
+  filed.add(memo)
   return memo
+}
+
+/** Unfiles the oldest memo not hit since the last pass (see MAX_MEMOS). */
+function evictOne() {
+  for (const memo of filed) {
+    filed.delete(memo)
+    if (memo.used) {
+      memo.used = false
+      filed.add(memo) // visited again at the end of this loop
+      continue
+    }
+    let node = /** @type {Node} */ (memo.node)
+    node.memos?.delete(memo.apikey)
+    if (node.memos?.size === 0) node.memos = undefined
+    for (let parent = node.parent; parent !== undefined && node.memos === undefined && node.next === undefined; parent = node.parent) {
+      const byName = /** @type {Map<unknown, Node>} */ (parent.next?.get(node.name))
+      byName.delete(node.value)
+      if (byName.size === 0) parent.next?.delete(node.name)
+      if (parent.next?.size === 0) parent.next = undefined
+      node = parent
+    }
+    return
+  }
 }
 
 /**
@@ -157,23 +238,23 @@ function getIamToken(apikey, options) {
     const hit = memo.get()
     if (hit !== undefined) {
       if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
+      memo.used = true
       iamLookups.hits++
       return Promise.resolve(hit)
     }
   }
   try {
-    const seen = changes[0]
-    const peeked = native.peekToken(/** @type {string} */ (apikey), /** @type {any} */ (options))
+    memo ??= newMemo(apikey, options)
+    const text = memo.peek()
     if (log.enabled) {
-      log.debug(`token cache ${peeked !== null ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
+      log.debug(`token cache ${text !== undefined ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
     }
-    if (peeked !== null) iamLookups.hits++
-    else iamLookups.misses++
-    if (peeked !== null) {
-      memo ??= newMemo(apikey, options)
-      return Promise.resolve(memo ? memo.fill(seen, peeked) : peeked[2])
+    if (text === undefined) {
+      iamLookups.misses++
+      return memo.fetch().then(accessToken)
     }
-    return fetchToken(apikey, options).then(accessToken)
+    iamLookups.hits++
+    return Promise.resolve(text)
   } catch (e) {
     return Promise.reject(fromNative(e))
   }
@@ -185,25 +266,16 @@ function getIamToken(apikey, options) {
  */
 function getIamTokenInfo(apikey, options) {
   try {
-    return fetchToken(apikey, options)
+    return (findMemo(apikey, options) ?? newMemo(apikey, options)).fetch()
   } catch (e) {
     return Promise.reject(fromNative(e))
   }
 }
 
-/**
- * @param {unknown} apikey
- * @param {unknown} options
- * @returns {Promise<import('../native').JsTokenInfo>}
- */
-function fetchToken(apikey, options) {
-  return telemetry.tokenWait((trace) => nativeCall((q, id) => native.fetchToken(q, id, /** @type {string} */ (apikey), /** @type {any} */ (options), trace)))
-}
-
 /** Drops every cached token (and the keys held to refresh them). */
 function clearTokenCache() {
-  root = new Node()
-  memoCount = 0
+  root = new Node(undefined, '', undefined)
+  filed.clear()
   native.clearTokenCache()
 }
 
@@ -238,7 +310,8 @@ const handles = new WeakMap()
  */
 class Authenticator {
   #native
-  #memo = new Memo()
+  /** @type {Memo} */
+  #memo
   #type
   /** @type {import('./telemetry').Lookups} */
   #lookups
@@ -259,6 +332,7 @@ class Authenticator {
     } catch (e) {
       throw fromNative(e)
     }
+    this.#memo = new Memo(this.#native)
     this.#type = type
     this.#lookups = telemetry.lookupCell(type)
     this.#shown = shown
@@ -268,25 +342,18 @@ class Authenticator {
   /** @returns {Promise<string>} */
   getToken() {
     const memo = this.#memo
-    let text = memo.get()
-    if (text !== undefined) {
-      this.#lookups.hits++
-      return Promise.resolve(text)
-    }
-    const seen = changes[0]
-    const peeked = this.#native.peek()
-    if (peeked === null) {
+    const text = memo.get() ?? memo.peek()
+    if (text === undefined) {
       this.#lookups.misses++
       return this.getTokenInfo().then(accessToken)
     }
     this.#lookups.hits++
-    return Promise.resolve(memo.fill(seen, peeked))
+    return Promise.resolve(text)
   }
 
   /** @returns {Promise<import('../native').JsTokenInfo>} */
   getTokenInfo() {
-    const n = this.#native
-    return telemetry.tokenWait((trace) => nativeCall((q, id) => n.fetch(q, id, trace)))
+    return this.#memo.fetch()
   }
 
   /** `"Bearer <token>"`, ready for an `Authorization` header. */

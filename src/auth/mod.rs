@@ -4,6 +4,7 @@
 pub mod assume;
 pub mod bearer;
 pub mod cache;
+pub mod caller;
 pub mod container;
 pub mod cp4d;
 pub mod iam;

@@ -1,10 +1,10 @@
-//! Tokens for JavaScript: `getIamToken`'s native half, the authenticator
-//! class, the cache's settings and figures, and the change counter the JS
+//! Tokens for JavaScript: the authenticator class (also `getIamToken`'s
+//! native half), the cache's settings and figures, and the change counter the JS
 //! token memo watches.
 //!
-//! The hot path (`peekToken`, `NativeAuthenticator.peek`) is synchronous: a
-//! cached token is returned on the JS thread without touching tokio. Only a
-//! miss goes through the completion queue.
+//! The hot path (`NativeAuthenticator.peek`) is synchronous: a cached token
+//! is returned on the JS thread without touching tokio. Only a miss goes
+//! through the completion queue.
 
 use super::completion::{CompletionQueue, Outcome};
 use super::options::{self, Reader};
@@ -12,7 +12,8 @@ use super::telemetry::NativeTrace;
 use super::{internal, throw};
 use crate::auth::assume::AssumeSource;
 use crate::auth::bearer::{Given, StaticBearer};
-use crate::auth::cache::{ChangeCell, Entry, Token};
+use crate::auth::cache::{ChangeCell, Token};
+use crate::auth::caller::{Cached, Caller};
 use crate::auth::container::ContainerSource;
 use crate::auth::cp4d::Cp4dSource;
 use crate::auth::global_cache;
@@ -86,14 +87,6 @@ fn peeked(t: &Token) -> Peeked {
     )
 }
 
-/// The IAM API key source for `getIamToken(apikey, options)`.
-fn apikey_source(apikey: Unknown, options: Option<Unknown>) -> crate::error::Result<ApikeySource> {
-    let apikey = Secret::from(options::string_arg(apikey, "apikey")?);
-    let r = Reader::new(options, "options")?;
-    let cfg = IamConfig::new(&options::iam(r.as_ref(), "url")?)?;
-    ApikeySource::new(apikey, cfg)
-}
-
 /// The options object of an authenticator constructor (`what` says what
 /// it must hold).
 fn required<'a>(options: Unknown<'a>, what: &str) -> crate::error::Result<Reader<'a>> {
@@ -101,49 +94,12 @@ fn required<'a>(options: Unknown<'a>, what: &str) -> crate::error::Result<Reader
         .ok_or_else(|| Error::invalid(format!("options must be an object with {what}")))
 }
 
-fn iam_authenticator(options: Unknown) -> crate::error::Result<ApikeySource> {
-    let r = required(options, "an apikey")?;
-    let apikey = r.secret("apikey")?.unwrap_or_default();
-    ApikeySource::new(apikey, IamConfig::new(&options::iam(Some(&r), "url")?)?)
-}
-
-/// The cached, usable token for this key and these options as
-/// `[serial, freshMs, text]` (the text may be reused for `freshMs` unless
-/// the change counter moves), or null: then call `fetchToken`. Throws for
-/// invalid options.
-#[napi(ts_return_type = "[number, number, string] | null")]
-pub fn peek_token(
-    #[napi(ts_arg_type = "string")] apikey: Unknown,
-    #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
-) -> napi::Result<Option<Peeked>, String> {
-    let source = throw(apikey_source(apikey, options))?;
-    Ok(global_cache().peek(source.key()).map(|t| peeked(&t)))
-}
-
-/// The cold path of `getIamToken`/`getIamTokenInfo`: completes call `id`
-/// with the token's `JsTokenInfo` once the cache has one.
-#[napi]
-pub fn fetch_token(
-    queue: &CompletionQueue,
-    id: u32,
-    #[napi(ts_arg_type = "string")] apikey: Unknown,
-    #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
-    trace: Option<&NativeTrace>,
-) -> napi::Result<(), String> {
-    let source = throw(apikey_source(apikey, options))?;
-    let entry = global_cache().entry(Arc::new(source));
-    fetch_info(queue, id, entry, trace);
-    Ok(())
-}
-
-/// Waits for a usable token for `entry` (the cache's single flight); a
-/// traced wait hears of the token request it starts.
-fn fetch_info(queue: &CompletionQueue, id: u32, entry: Arc<Entry>, trace: Option<&NativeTrace>) {
-    let trace = trace.map(|t| t.inner.clone());
-    queue.inner.run(id, move || async move {
-        let t = within(trace.as_ref(), global_cache().get(&entry)).await?;
-        Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*t))))
-    });
+/// The IAM API key source for `NativeAuthenticator.iamKey`.
+fn apikey_source(apikey: Unknown, options: Option<Unknown>) -> crate::error::Result<ApikeySource> {
+    let apikey = Secret::from(options::string_arg(apikey, "apikey")?);
+    let r = Reader::new(options, "options")?;
+    let cfg = IamConfig::new(&options::iam(r.as_ref(), "url")?)?;
+    ApikeySource::new(apikey, cfg)
 }
 
 /// A change count kept in memory the JS engine owns, where external
@@ -363,56 +319,36 @@ fn store_setting(r: &Reader) -> crate::error::Result<Option<Option<Store>>> {
     Ok(Some(Some(Store::new(o)?)))
 }
 
-/// What an authenticator holds.
-enum Held {
-    /// A token source and its cache entry.
-    Cached {
-        source: Arc<dyn TokenSource>,
-        entry: Arc<Entry>,
-    },
-    /// A caller's bearer token (`BearerTokenAuthenticator`).
-    Bearer(Arc<StaticBearer>),
-    /// Nothing (`NoAuthAuthenticator`).
-    NoAuth,
-}
-
-/// A credential and its settings, holding its cache entry: the native half
-/// of every authenticator class.
+/// A credential and its settings: the native half of every authenticator
+/// class.
 #[napi]
 pub struct NativeAuthenticator {
-    held: Held,
+    caller: Caller,
 }
 
 impl NativeAuthenticator {
-    fn from_source(source: Arc<dyn TokenSource>) -> Self {
-        let entry = global_cache().entry(source.clone());
-        NativeAuthenticator {
-            held: Held::Cached { source, entry },
-        }
-    }
-
     fn build<S: TokenSource>(s: crate::error::Result<S>) -> napi::Result<Self, String> {
-        Ok(Self::from_source(Arc::new(throw(s)?)))
+        Ok(NativeAuthenticator {
+            caller: Caller::Cached(Cached::new(Arc::new(throw(s)?), global_cache().clone())),
+        })
     }
 
-    /// The cache entry, re-resolved if the cache has dropped it (`None`
-    /// for the kinds without one).
-    fn current(&mut self) -> Option<&Arc<Entry>> {
-        let Held::Cached { source, entry } = &mut self.held else {
-            return None;
-        };
-        if entry.is_evicted() {
-            *entry = global_cache().entry(source.clone());
-        }
-        Some(entry)
+    /// An authenticator from a constructor's options object (`what` says
+    /// what it must hold), read by `make`.
+    fn from_options<S: TokenSource>(
+        options: Unknown,
+        what: &str,
+        make: impl FnOnce(&Reader) -> crate::error::Result<S>,
+    ) -> napi::Result<Self, String> {
+        Self::build(required(options, what).and_then(|r| make(&r)))
     }
 
     /// How a `WmlClient` that uses this authenticator authenticates.
     pub(crate) fn auth_spec(&self) -> AuthSpec {
-        match &self.held {
-            Held::Cached { source, .. } => AuthSpec::Source(source.clone()),
-            Held::Bearer(b) => AuthSpec::Bearer(b.clone()),
-            Held::NoAuth => AuthSpec::None,
+        match &self.caller {
+            Caller::Cached(c) => AuthSpec::Source(c.source().clone()),
+            Caller::Bearer(b) => AuthSpec::Bearer(b.clone()),
+            Caller::None => AuthSpec::None,
         }
     }
 }
@@ -429,7 +365,21 @@ impl NativeAuthenticator {
     pub fn iam(
         #[napi(ts_arg_type = "IamOptions & { apikey: string }")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(iam_authenticator(options))
+        Self::from_options(options, "an apikey", |r| {
+            let apikey = r.secret("apikey")?.unwrap_or_default();
+            ApikeySource::new(apikey, IamConfig::new(&options::iam(Some(r), "url")?)?)
+        })
+    }
+
+    /// `getIamToken(apikey, options)`'s authenticator: an IAM API key and
+    /// its `IamOptions` given apart (the JS layer makes one per key and
+    /// options, and keeps it with the token memo).
+    #[napi(factory)]
+    pub fn iam_key(
+        #[napi(ts_arg_type = "string")] apikey: Unknown,
+        #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
+    ) -> napi::Result<Self, String> {
+        Self::build(apikey_source(apikey, options))
     }
 
     /// A trusted profile from a compute resource (`ContainerAuthenticator`).
@@ -437,10 +387,9 @@ impl NativeAuthenticator {
     pub fn container(
         #[napi(ts_arg_type = "ContainerAuthenticatorOptions")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(
-            required(options, "a trusted profile (iamProfileId, ...)")
-                .and_then(|r| ContainerSource::new(&options::container(&r)?)),
-        )
+        Self::from_options(options, "a trusted profile (iamProfileId, ...)", |r| {
+            ContainerSource::new(&options::container(r)?)
+        })
     }
 
     /// A trusted profile assumed with an API key (`IamAssumeAuthenticator`).
@@ -448,10 +397,9 @@ impl NativeAuthenticator {
     pub fn iam_assume(
         #[napi(ts_arg_type = "IamAssumeAuthenticatorOptions")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(
-            required(options, "an apikey and a trusted profile")
-                .and_then(|r| AssumeSource::new(&options::assume(&r)?, global_cache())),
-        )
+        Self::from_options(options, "an apikey and a trusted profile", |r| {
+            AssumeSource::new(&options::assume(r)?, global_cache())
+        })
     }
 
     /// A trusted profile of a VPC instance (`VpcInstanceAuthenticator`).
@@ -472,10 +420,9 @@ impl NativeAuthenticator {
     pub fn cp4d(
         #[napi(ts_arg_type = "CloudPakForDataAuthenticatorOptions")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(
-            required(options, "url, username and a password or an apikey")
-                .and_then(|r| Cp4dSource::new(&options::cp4d(&r)?)),
-        )
+        Self::from_options(options, "url, username and a password or an apikey", |r| {
+            Cp4dSource::new(&options::cp4d(r)?)
+        })
     }
 
     /// MCSP, watsonx.ai on AWS (`McspAuthenticator`).
@@ -483,10 +430,9 @@ impl NativeAuthenticator {
     pub fn mcsp(
         #[napi(ts_arg_type = "McspAuthenticatorOptions")] options: Unknown,
     ) -> napi::Result<Self, String> {
-        Self::build(
-            required(options, "an apikey and a url")
-                .and_then(|r| McspSource::new(&options::mcsp(&r)?)),
-        )
+        Self::from_options(options, "an apikey and a url", |r| {
+            McspSource::new(&options::mcsp(r)?)
+        })
     }
 
     /// A bearer token the caller manages (`BearerTokenAuthenticator`).
@@ -499,49 +445,54 @@ impl NativeAuthenticator {
                 .and_then(|r| StaticBearer::new(r.secret("bearerToken")?.unwrap_or_default())),
         )?;
         Ok(NativeAuthenticator {
-            held: Held::Bearer(Arc::new(b)),
+            caller: Caller::Bearer(Arc::new(b)),
         })
     }
 
     /// No authentication (`NoAuthAuthenticator`).
     #[napi(factory)]
     pub fn no_auth() -> Self {
-        NativeAuthenticator { held: Held::NoAuth }
+        NativeAuthenticator {
+            caller: Caller::None,
+        }
     }
 
-    /// As `peekToken`: `[serial, freshMs, text]` or null. A caller's bearer
+    /// The cached, usable token as `[serial, freshMs, text]` (the text may
+    /// be reused for `freshMs` unless the change counter moves), or null:
+    /// then call `fetch`. A caller's bearer
     /// token is never fresh (it may be replaced, or expire, at any time):
     /// `[0, 0, text]` while its JWT says it is live.
     #[napi(ts_return_type = "[number, number, string] | null")]
-    pub fn peek(&mut self) -> Option<Peeked> {
-        if let Some(entry) = self.current() {
-            return global_cache().peek_entry(entry).map(|t| peeked(&t));
-        }
-        match &self.held {
-            Held::Cached { .. } => None,
-            Held::Bearer(b) => b
+    pub fn peek(&self) -> Option<Peeked> {
+        match &self.caller {
+            Caller::Cached(c) => c.peek().map(|t| peeked(&t)),
+            Caller::Bearer(b) => b
                 .current()
                 .ok()
                 .map(|g| (0, 0.0, g.token.expose().to_string())),
-            Held::NoAuth => None,
+            Caller::None => None,
         }
     }
 
-    /// Completes call `id` with the token's `JsTokenInfo`.
+    /// Completes call `id` with the token's `JsTokenInfo` (a traced wait
+    /// hears of the token request it starts).
     #[napi]
-    pub fn fetch(&mut self, queue: &CompletionQueue, id: u32, trace: Option<&NativeTrace>) {
-        if let Some(entry) = self.current() {
-            return fetch_info(queue, id, entry.clone(), trace);
-        }
-        match &self.held {
-            Held::Cached { .. } => {}
-            Held::Bearer(b) => {
+    pub fn fetch(&self, queue: &CompletionQueue, id: u32, trace: Option<&NativeTrace>) {
+        match &self.caller {
+            Caller::Cached(c) => {
+                let (c, trace) = (c.clone(), trace.map(|t| t.inner.clone()));
+                queue.inner.run(id, move || async move {
+                    let t = within(trace.as_ref(), c.get()).await?;
+                    Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*t))))
+                });
+            }
+            Caller::Bearer(b) => {
                 let r = b.current();
                 queue.inner.run(id, move || async move {
                     Ok(Outcome::Value(Box::new(JsTokenInfo::from(&*r?))))
                 });
             }
-            Held::NoAuth => queue
+            Caller::None => queue
                 .inner
                 .run(id, || async move { Err::<Outcome, _>(no_token()) }),
         }
@@ -550,9 +501,9 @@ impl NativeAuthenticator {
     /// Drops the cached token (a caller's bearer token stays: only
     /// `setBearerToken` replaces it).
     #[napi]
-    pub fn invalidate(&mut self) {
-        if let Some(entry) = self.current() {
-            global_cache().invalidate(entry, None);
+    pub fn invalidate(&self) {
+        if let Caller::Cached(c) = &self.caller {
+            c.invalidate(None);
         }
     }
 
@@ -562,8 +513,8 @@ impl NativeAuthenticator {
         &self,
         #[napi(ts_arg_type = "string")] token: Unknown,
     ) -> napi::Result<(), String> {
-        throw(match &self.held {
-            Held::Bearer(b) => {
+        throw(match &self.caller {
+            Caller::Bearer(b) => {
                 options::string_arg(token, "bearerToken").and_then(|t| b.set(Secret::new(t)))
             }
             _ => Err(Error::invalid(

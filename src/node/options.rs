@@ -65,15 +65,18 @@ impl<'a> Reader<'a> {
         Error::invalid(format!("{}.{name} must be {kind}", self.what))
     }
 
-    pub fn string(&self, name: &str) -> Result<Option<String>> {
+    /// `name` as a `T` when its JS type is `ty`, else "must be `kind`".
+    fn typed<T: FromNapiValue>(&self, name: &str, ty: ValueType, kind: &str) -> Result<Option<T>> {
         match self.get(name)? {
             None => Ok(None),
-            // SAFETY: checked to be a string.
-            Some((v, ValueType::String)) => {
-                unsafe { v.cast::<String>() }.map(Some).map_err(napi_failed)
-            }
-            Some(_) => Err(self.wrong(name, "a string")),
+            // SAFETY: checked to be of type `ty`, which `T` reads.
+            Some((v, t)) if t == ty => unsafe { v.cast::<T>() }.map(Some).map_err(napi_failed),
+            Some(_) => Err(self.wrong(name, kind)),
         }
+    }
+
+    pub fn string(&self, name: &str) -> Result<Option<String>> {
+        self.typed(name, ValueType::String, "a string")
     }
 
     pub fn secret(&self, name: &str) -> Result<Option<Secret>> {
@@ -81,25 +84,11 @@ impl<'a> Reader<'a> {
     }
 
     pub fn number(&self, name: &str) -> Result<Option<f64>> {
-        match self.get(name)? {
-            None => Ok(None),
-            // SAFETY: checked to be a number.
-            Some((v, ValueType::Number)) => {
-                unsafe { v.cast::<f64>() }.map(Some).map_err(napi_failed)
-            }
-            Some(_) => Err(self.wrong(name, "a number")),
-        }
+        self.typed(name, ValueType::Number, "a number")
     }
 
     pub fn bool(&self, name: &str) -> Result<Option<bool>> {
-        match self.get(name)? {
-            None => Ok(None),
-            // SAFETY: checked to be a boolean.
-            Some((v, ValueType::Boolean)) => {
-                unsafe { v.cast::<bool>() }.map(Some).map_err(napi_failed)
-            }
-            Some(_) => Err(self.wrong(name, "a boolean")),
-        }
+        self.typed(name, ValueType::Boolean, "a boolean")
     }
 
     /// A `{ name: value }` object of strings (headers).
@@ -172,13 +161,18 @@ pub(crate) fn iam(r: Option<&Reader>, url_name: &str) -> Result<IamOptions> {
 }
 
 /// The trusted profile options (`iamProfileId`, `iamProfileCrn`,
-/// `iamProfileName`, `iamAccountId`).
-fn profile(r: &Reader) -> Result<ProfileOptions> {
+/// `iamProfileName`), and `iamAccountId` for the kinds that read it
+/// (`account`): IamAssume uses it, VPC refuses it.
+fn profile(r: &Reader, account: bool) -> Result<ProfileOptions> {
     Ok(ProfileOptions {
         id: r.string("iamProfileId")?,
         crn: r.string("iamProfileCrn")?,
         name: r.string("iamProfileName")?,
-        account: r.string("iamAccountId")?,
+        account: if account {
+            r.string("iamAccountId")?
+        } else {
+            None
+        },
     })
 }
 
@@ -186,7 +180,7 @@ fn profile(r: &Reader) -> Result<ProfileOptions> {
 pub(crate) fn container(r: &Reader) -> Result<ContainerOptions> {
     Ok(ContainerOptions {
         cr_token_filename: r.string("crTokenFilename")?,
-        profile: profile(r)?,
+        profile: profile(r, false)?,
         iam: iam(Some(r), "url")?,
     })
 }
@@ -195,7 +189,7 @@ pub(crate) fn container(r: &Reader) -> Result<ContainerOptions> {
 pub(crate) fn assume(r: &Reader) -> Result<AssumeOptions> {
     Ok(AssumeOptions {
         apikey: r.secret("apikey")?.unwrap_or_default(),
-        profile: profile(r)?,
+        profile: profile(r, true)?,
         iam: iam(Some(r), "url")?,
     })
 }
@@ -204,7 +198,7 @@ pub(crate) fn assume(r: &Reader) -> Result<AssumeOptions> {
 pub(crate) fn vpc(r: &Reader) -> Result<VpcOptions> {
     Ok(VpcOptions {
         url: r.string("url")?,
-        profile: profile(r)?,
+        profile: profile(r, true)?,
         transport: transport(r)?,
     })
 }

@@ -8,7 +8,7 @@ use super::telemetry::NativeTrace;
 use super::throw;
 use crate::auth::global_cache;
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::wml::client::Credentials;
 use crate::wml::{AuthSpec, CallOptions, Embeddings, EventStream, Op, WmlClient, WmlOptions};
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
@@ -173,10 +173,8 @@ fn body_bytes(body: Either<String, Uint8Array>) -> Bytes {
 }
 
 /// `WmlCredentials` read into the core's options. `authenticator` is the
-/// native half of the credentials' `authenticator`, when they have one.
-/// The forms (as IBM's Python `APIClient` takes them): `{ url, apikey }`,
-/// `{ url, token }`, `{ url, username, password | apikey, instance_id:
-/// 'openshift' }` (Cloud Pak for Data), `{ url, authenticator }`.
+/// native half of the credentials' `authenticator`, when they have one
+/// (the forms credentials take: `AuthSpec::from_credentials`).
 fn wml_options(
     credentials: Unknown,
     authenticator: Option<&NativeAuthenticator>,
@@ -186,61 +184,19 @@ fn wml_options(
             "credentials must be an object like { url, apikey }",
         ));
     };
-    let present = |s: Option<Secret>| s.filter(|v| !v.is_empty());
-    let apikey = present(r.secret("apikey")?);
-    let token = present(r.secret("token")?);
-    let password = present(r.secret("password")?);
-    let username = r.string("username")?.filter(|u| !u.trim().is_empty());
-    let cpd = is_cpd(r.string("instance_id")?.as_deref());
-    let auth = match (authenticator, username, cpd) {
-        (Some(a), None, _) if apikey.is_none() && token.is_none() && password.is_none() => {
-            a.auth_spec()
-        }
-        (Some(_), ..) => {
-            return Err(Error::invalid(
-                "credentials take an authenticator, or an apikey, a token or a username: not both",
-            ))
-        }
-        (None, Some(username), true) if token.is_none() => AuthSpec::Cp4d {
-            username,
-            password,
-            apikey,
-        },
-        (None, Some(_), true) => {
-            return Err(Error::invalid(
-                "Cloud Pak for Data credentials take a username (with a password or an apikey) or a token: not both",
-            ))
-        }
-        (None, Some(_), false) => {
-            return Err(Error::invalid(
-                "credentials with a username are for Cloud Pak for Data: add instance_id: 'openshift'",
-            ))
-        }
-        (None, None, _) if password.is_some() => {
-            return Err(Error::invalid(
-                "credentials with a password need a username (Cloud Pak for Data)",
-            ))
-        }
-        (None, None, _) => match (apikey, token) {
-            (Some(_), None) if cpd => {
-                return Err(Error::invalid(
-                    "Cloud Pak for Data credentials with an apikey need a username",
-                ));
-            }
-            (Some(k), None) => AuthSpec::Apikey(k, Box::new(options::iam(Some(&r), "iamUrl")?)),
-            (None, Some(t)) => AuthSpec::Token(t),
-            (None, None) => {
-                return Err(Error::invalid(
-                    "credentials need an apikey, a token, a username (Cloud Pak for Data) or an authenticator",
-                ))
-            }
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    "credentials take one of apikey, token and authenticator",
-                ))
-            }
-        },
+    // Read in this order: the first wrong type is the one reported.
+    let credentials = Credentials {
+        apikey: r.secret("apikey")?,
+        token: r.secret("token")?,
+        password: r.secret("password")?,
+        username: r.string("username")?,
+        instance_id: r.string("instance_id")?,
     };
+    let auth = AuthSpec::from_credentials(
+        credentials,
+        authenticator.map(NativeAuthenticator::auth_spec),
+        || options::iam(Some(&r), "iamUrl"),
+    )?;
     Ok(WmlOptions {
         url: r.string("url")?.unwrap_or_default(),
         version: r.string("version")?,
@@ -249,18 +205,6 @@ fn wml_options(
         project_id: r.string("projectId")?,
         space_id: r.string("spaceId")?,
     })
-}
-
-/// `instance_id` values that mean Cloud Pak for Data (IBM's Python client:
-/// `"openshift"`, and the older `"icp"`). Any other value (an IBM Cloud
-/// instance id of old credentials) is ignored.
-fn is_cpd(instance_id: Option<&str>) -> bool {
-    matches!(
-        instance_id
-            .map(|s| s.trim().to_ascii_lowercase())
-            .as_deref(),
-        Some("openshift" | "icp")
-    )
 }
 
 /// Per-call options (`signal` is handled in lib/); a traced call's trace

@@ -83,19 +83,21 @@ impl<'a> Members<'a> {
         })
     }
 
-    /// Whether a project, space or instance is named (`null` names none).
-    fn has_context(&self) -> bool {
-        self.0
-            .iter()
-            .any(|(k, v)| CONTEXT_KEYS.contains(&k.as_str()) && v.get() != "null")
-    }
-
-    /// Whether a context key is present with `null` (it must go before the
-    /// client's is added: a key twice is not valid for the service).
-    fn has_null_context(&self) -> bool {
-        self.0
-            .iter()
-            .any(|(k, v)| CONTEXT_KEYS.contains(&k.as_str()) && v.get() == "null")
+    /// Whether a project, space or instance is named (`null` names none),
+    /// and whether a context key is present with `null` (it must go before
+    /// the client's is added: a key twice is not valid for the service).
+    fn context_keys(&self) -> (bool, bool) {
+        let mut named_or_null = (false, false);
+        for (k, v) in &self.0 {
+            if CONTEXT_KEYS.contains(&k.as_str()) {
+                if v.get() == "null" {
+                    named_or_null.1 = true;
+                } else {
+                    named_or_null.0 = true;
+                }
+            }
+        }
+        named_or_null
     }
 
     fn get(&self, key: &str) -> Option<&'a RawValue> {
@@ -141,12 +143,18 @@ fn missing_context() -> Error {
 }
 
 /// The member to add to a body with `members`: none if the body names its
-/// context, the client's if it has one, else the call cannot be made.
-fn context_to_add<'c>(members: &Members, ctx: Option<&'c Context>) -> Result<Option<&'c str>> {
-    if members.has_context() {
+/// context, the client's if it has one, else the call cannot be made. With
+/// it, whether the body has null context keys (to drop).
+fn context_to_add<'c>(
+    members: &Members,
+    ctx: Option<&'c Context>,
+) -> Result<Option<(&'c str, bool)>> {
+    let (named, null) = members.context_keys();
+    if named {
         return Ok(None);
     }
-    ctx.map(|c| Some(c.member())).ok_or_else(missing_context)
+    ctx.map(|c| Some((c.member(), null)))
+        .ok_or_else(missing_context)
 }
 
 /// The body to send for a call that needs a project or a space: `body` as
@@ -158,10 +166,10 @@ pub fn with_context(body: Bytes, ctx: Option<&Context>) -> Result<Bytes> {
 }
 
 fn splice(body: &Bytes, members: &Members, ctx: Option<&Context>) -> Result<Bytes> {
-    let Some(member) = context_to_add(members, ctx)? else {
+    let Some((member, null)) = context_to_add(members, ctx)? else {
         return Ok(body.clone());
     };
-    if members.has_null_context() {
+    if null {
         return Ok(members
             .write("", &[member], body.len() + member.len() + 1)
             .into());
@@ -192,7 +200,7 @@ pub fn split_inputs(body: Bytes, ctx: Option<&Context>, max: usize) -> Result<Ve
     let Some(inputs) = inputs.filter(|i| i.len() > max) else {
         return Ok(vec![splice(&body, &members, ctx)?]);
     };
-    let member = context_to_add(&members, ctx)?;
+    let member = context_to_add(&members, ctx)?.map(|(m, _)| m);
     let share = body.len() / inputs.len().div_ceil(max) + 64;
     Ok(inputs
         .chunks(max.max(1))

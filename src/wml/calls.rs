@@ -1,19 +1,19 @@
 //! The exchange with the service: the retry policy, the one token refresh
 //! after a 401, the whole-call deadline and cancellation.
 
-use super::client::{Bearer, Op, WmlClient};
+use super::client::{Op, WmlClient};
 use super::embed::{self, Embeddings};
 use super::{body, errors};
-use crate::auth::cache::Token;
+use crate::auth::caller::Presented;
 use crate::error::{Error, Result};
 use crate::http::{self, Attempt, RetryPolicy};
 use crate::log::debug;
+use crate::secret::Secret;
 use crate::telemetry::{within, Tag};
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -27,16 +27,6 @@ pub const EMBED_CONCURRENCY: usize = 4;
 const PARSE_INLINE_MAX: usize = 64 << 10;
 
 impl WmlClient {
-    /// `POST /ml/v4/deployments/{id}/predictions`: the response body text.
-    pub async fn score(&self, id: &str, body: Bytes, o: &super::CallOptions) -> Result<String> {
-        self.call(Op::Score, id, body, o).await
-    }
-
-    /// `POST /ml/v1/deployments/{id}/text/generation`: the response body text.
-    pub async fn generate(&self, id: &str, body: Bytes, o: &super::CallOptions) -> Result<String> {
-        self.call(Op::Generate, id, body, o).await
-    }
-
     /// One plain call: the response body text.
     pub async fn call(
         &self,
@@ -90,27 +80,26 @@ impl WmlClient {
         o.timeout.unwrap_or(self.transport.timeout)
     }
 
-    /// Sends with the retry policy; a 401 with a cached token refreshes it
-    /// and tries once more.
+    /// Sends with the retry policy; a refused cached token (a 401, or an
+    /// error naming an expired or invalid token: `errors::token_rejected`,
+    /// as streams judge it) is dropped and the request tried once more.
     pub(super) async fn send_with_token(
         &self,
         op: Op,
         url: &reqwest::Url,
         body: &Bytes,
         o: &super::CallOptions,
-    ) -> Result<(reqwest::Response, Bearer)> {
+    ) -> Result<(reqwest::Response, Presented)> {
         match self.send_retrying(op, url, body, o).await {
-            Err((Error::Wml { status: 401, .. }, Some(rejected))) => {
+            Err((e, Some(refused))) if refused.refreshable() && errors::token_rejected(&e) => {
                 debug!(
-                    "WML answered 401: refreshing the token and trying once more{}",
+                    "WML refused the token: refreshing it and trying once more{}",
                     Tag(o.trace.as_deref())
                 );
                 if let Some(t) = &o.trace {
                     t.refresh();
                 }
-                if let Some(hook) = self.rejection_hook(Some(rejected)) {
-                    hook();
-                }
+                self.auth.refuse(&refused);
                 self.send_retrying(op, url, body, o)
                     .await
                     .map_err(|(e, _)| e)
@@ -119,24 +108,24 @@ impl WmlClient {
         }
     }
 
-    /// The retry loop. An error comes with the cached token it was sent with.
+    /// The retry loop. An error comes with what its last attempt presented.
     async fn send_retrying(
         &self,
         op: Op,
         url: &reqwest::Url,
         body: &Bytes,
         o: &super::CallOptions,
-    ) -> std::result::Result<(reqwest::Response, Bearer), (Error, Option<Arc<Token>>)> {
-        let used: Mutex<Option<Arc<Token>>> = Mutex::new(None);
+    ) -> std::result::Result<(reqwest::Response, Presented), (Error, Option<Presented>)> {
+        let used: Mutex<Option<Presented>> = Mutex::new(None);
         let r = http::with_retries(
             RetryPolicy::new(self.transport.max_retries),
             |_| async {
                 let trace = o.trace.as_deref();
-                let bearer = match self.bearer(trace).await {
+                let bearer = match self.auth.present(trace).await {
                     Ok(b) => b,
                     Err(e) => return Attempt::Fail(e),
                 };
-                *used.lock() = bearer.token.clone();
+                *used.lock() = Some(bearer.clone());
                 let mut req = self
                     .http
                     .request(op.method(), url.clone())
@@ -172,12 +161,16 @@ impl WmlClient {
                 if (200..300).contains(&status) {
                     return Attempt::Done((resp, bearer));
                 }
+
                 let err =
                     match http::Answer::from_response(resp, "WML response", errors::MAX_ERROR_BODY)
                         .await
                     {
                         Ok(a) => {
-                            let err = errors::from_answer(&a, bearer.secret_text().as_deref());
+                            let err = errors::from_answer(
+                                &a,
+                                bearer.secret().as_ref().map(Secret::expose),
+                            );
                             if RETRY_STATUSES.contains(&status) {
                                 return Attempt::Retry(err, a.retry_after);
                             }

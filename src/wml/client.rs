@@ -7,7 +7,8 @@
 
 use super::body::Context;
 use crate::auth::bearer::StaticBearer;
-use crate::auth::cache::{Entry, Token, TokenCache};
+use crate::auth::cache::TokenCache;
+use crate::auth::caller::{Cached, Caller};
 use crate::auth::cp4d::{Cp4dOptions, Cp4dSource};
 use crate::auth::iam::{ApikeySource, IamConfig, IamOptions};
 use crate::auth::source::TokenSource;
@@ -65,6 +66,98 @@ impl std::fmt::Debug for AuthSpec {
     }
 }
 
+/// The credential fields of a caller's `WmlCredentials`, as given (empty
+/// strings count as absent).
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    pub apikey: Option<Secret>,
+    pub token: Option<Secret>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// `"openshift"` (or the older `"icp"`) means Cloud Pak for Data; any
+    /// other value (an IBM Cloud instance id of old credentials) is ignored.
+    pub instance_id: Option<String>,
+}
+
+impl AuthSpec {
+    /// How credentials authenticate, in the forms IBM's Python `APIClient`
+    /// takes: `{ apikey }` (IAM, its settings from `iam`, read only then),
+    /// `{ token }`, `{ username, password | apikey, instance_id:
+    /// 'openshift' }` (Cloud Pak for Data), or an authenticator's `spec`
+    /// with none of the others. Any other combination is refused, saying
+    /// why.
+    pub fn from_credentials(
+        c: Credentials,
+        authenticator: Option<AuthSpec>,
+        iam: impl FnOnce() -> Result<IamOptions>,
+    ) -> Result<AuthSpec> {
+        let present = |s: Option<Secret>| s.filter(|v| !v.is_empty());
+        let apikey = present(c.apikey);
+        let token = present(c.token);
+        let password = present(c.password);
+        let username = c.username.filter(|u| !u.trim().is_empty());
+        let cpd = is_cpd(c.instance_id.as_deref());
+        Ok(match (authenticator, username, cpd) {
+            (Some(a), None, _) if apikey.is_none() && token.is_none() && password.is_none() => a,
+            (Some(_), ..) => {
+                return Err(Error::invalid(
+                    "credentials take an authenticator, or an apikey, a token or a username: not both",
+                ))
+            }
+            (None, Some(username), true) if token.is_none() => AuthSpec::Cp4d {
+                username,
+                password,
+                apikey,
+            },
+            (None, Some(_), true) => {
+                return Err(Error::invalid(
+                    "Cloud Pak for Data credentials take a username (with a password or an apikey) or a token: not both",
+                ))
+            }
+            (None, Some(_), false) => {
+                return Err(Error::invalid(
+                    "credentials with a username are for Cloud Pak for Data: add instance_id: 'openshift'",
+                ))
+            }
+            (None, None, _) if password.is_some() => {
+                return Err(Error::invalid(
+                    "credentials with a password need a username (Cloud Pak for Data)",
+                ))
+            }
+            (None, None, _) => match (apikey, token) {
+                (Some(_), None) if cpd => {
+                    return Err(Error::invalid(
+                        "Cloud Pak for Data credentials with an apikey need a username",
+                    ));
+                }
+                (Some(k), None) => AuthSpec::Apikey(k, Box::new(iam()?)),
+                (None, Some(t)) => AuthSpec::Token(t),
+                (None, None) => {
+                    return Err(Error::invalid(
+                        "credentials need an apikey, a token, a username (Cloud Pak for Data) or an authenticator",
+                    ))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        "credentials take one of apikey, token and authenticator",
+                    ))
+                }
+            },
+        })
+    }
+}
+
+/// `instance_id` values that mean Cloud Pak for Data (IBM's Python client:
+/// `"openshift"`, and the older `"icp"`).
+fn is_cpd(instance_id: Option<&str>) -> bool {
+    matches!(
+        instance_id
+            .map(|s| s.trim().to_ascii_lowercase())
+            .as_deref(),
+        Some("openshift" | "icp")
+    )
+}
+
 /// Settings as a caller gives them (the JS `WmlCredentials`).
 #[derive(Clone, Debug)]
 pub struct WmlOptions {
@@ -96,14 +189,9 @@ impl CallOptions {
     /// Validates the caller's per-call settings (`options.*`).
     pub fn new(timeout_ms: Option<f64>, transaction_id: Option<&str>) -> Result<CallOptions> {
         let mut o = CallOptions {
-            timeout: match timeout_ms {
-                Some(_) => Some(http::timeout_from(
-                    timeout_ms,
-                    DEFAULT_TIMEOUT,
-                    "options.timeoutMs",
-                )?),
-                None => None,
-            },
+            timeout: timeout_ms
+                .map(|ms| http::timeout_from(Some(ms), DEFAULT_TIMEOUT, "options.timeoutMs"))
+                .transpose()?,
             ..Default::default()
         };
         if let Some(t) = transaction_id.filter(|t| !t.is_empty()) {
@@ -251,27 +339,17 @@ impl Op {
     }
 }
 
-pub(super) enum Auth {
-    Cached {
-        source: Arc<dyn TokenSource>,
-        entry: Mutex<Arc<Entry>>,
-    },
-    Static(Arc<StaticBearer>),
-    None,
-}
-
 pub struct WmlClient {
     pub(super) base: String,
     /// Parsed request URLs by operation and deployment (parsing costs more
     /// than the rest of building a request).
     urls: Mutex<HashMap<(Op, String), reqwest::Url>>,
     version: String,
-    pub(super) auth: Auth,
+    pub(super) auth: Caller,
     /// The project or space of the calls on a foundation model.
     pub(super) context: Option<Context>,
     pub(super) http: reqwest::Client,
     pub(super) transport: Transport,
-    pub(super) cache: Arc<TokenCache>,
 }
 
 impl std::fmt::Debug for WmlClient {
@@ -280,25 +358,6 @@ impl std::fmt::Debug for WmlClient {
             .field("url", &self.base)
             .field("version", &self.version)
             .finish_non_exhaustive()
-    }
-}
-
-/// The token a call used: its header value (none without auth), and the
-/// cache's token to invalidate if the service refuses it.
-pub(super) struct Bearer {
-    pub header: Option<HeaderValue>,
-    pub token: Option<Arc<Token>>,
-}
-
-impl Bearer {
-    /// The token text, to scrub from service messages.
-    pub fn secret_text(&self) -> Option<String> {
-        self.header
-            .as_ref()?
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::to_string)
     }
 }
 
@@ -332,10 +391,7 @@ impl WmlClient {
             (None, None) => None,
         };
         let transport = Transport::new(&o.transport, DEFAULT_TIMEOUT)?;
-        let cached = |source: Arc<dyn TokenSource>| Auth::Cached {
-            entry: Mutex::new(cache.entry(source.clone())),
-            source,
-        };
+        let cached = |source: Arc<dyn TokenSource>| Caller::Cached(Cached::new(source, cache));
         let auth = match &o.auth {
             AuthSpec::Apikey(k, iam) => cached(Arc::new(ApikeySource::new(
                 k.clone(),
@@ -354,13 +410,13 @@ impl WmlClient {
             })?)),
             AuthSpec::Source(source) => cached(source.clone()),
             AuthSpec::Token(t) if !t.is_empty() => {
-                Auth::Static(Arc::new(StaticBearer::new(t.clone())?))
+                Caller::Bearer(Arc::new(StaticBearer::new(t.clone())?))
             }
             AuthSpec::Token(_) => {
                 return Err(Error::invalid("token must be a non-empty string"));
             }
-            AuthSpec::Bearer(b) => Auth::Static(b.clone()),
-            AuthSpec::None => Auth::None,
+            AuthSpec::Bearer(b) => Caller::Bearer(b.clone()),
+            AuthSpec::None => Caller::None,
         };
         Ok(WmlClient {
             base,
@@ -370,7 +426,6 @@ impl WmlClient {
             context,
             http: transport.http()?,
             transport,
-            cache,
         })
     }
 
@@ -414,75 +469,6 @@ impl WmlClient {
             return Ok((url, super::body::with_context(body, self.context.as_ref())?));
         }
         Ok((url, body))
-    }
-
-    /// The token for the next request (a traced call hears whether it had
-    /// to wait for it).
-    pub(super) async fn bearer(&self, trace: Option<&CallTrace>) -> Result<Bearer> {
-        match &self.auth {
-            Auth::Static(b) => {
-                if let Some(t) = trace {
-                    t.auth("bearerToken");
-                }
-                Ok(Bearer {
-                    header: Some(b.current()?.header.clone()),
-                    token: None,
-                })
-            }
-            Auth::None => {
-                if let Some(t) = trace {
-                    t.auth("noAuth");
-                }
-                Ok(Bearer {
-                    header: None,
-                    token: None,
-                })
-            }
-            Auth::Cached { source, entry } => {
-                let entry = {
-                    let mut e = entry.lock();
-                    if e.is_evicted() {
-                        *e = self.cache.entry(source.clone());
-                    }
-                    e.clone()
-                };
-                let token = match trace {
-                    None => self.cache.get(&entry).await?,
-                    Some(t) => {
-                        let kind = source.key().kind;
-                        match self.cache.peek_entry(&entry) {
-                            Some(token) => {
-                                t.token_hit(kind);
-                                token
-                            }
-                            None => {
-                                let since = std::time::Instant::now();
-                                let r = self.cache.get(&entry).await;
-                                t.token_waited(kind, since, r.as_ref().err());
-                                r?
-                            }
-                        }
-                    }
-                };
-                Ok(Bearer {
-                    header: Some(token.bearer.clone()),
-                    token: Some(token),
-                })
-            }
-        }
-    }
-
-    /// What to do when the service refuses `token`: drop it from the cache
-    /// (only if still current) so the next call gets a new one.
-    pub(super) fn rejection_hook(
-        &self,
-        token: Option<Arc<Token>>,
-    ) -> Option<Box<dyn FnOnce() + Send>> {
-        let Auth::Cached { entry, .. } = &self.auth else {
-            return None;
-        };
-        let (cache, entry, token) = (self.cache.clone(), entry.lock().clone(), token?);
-        Some(Box::new(move || cache.invalidate(&entry, Some(&token))))
     }
 }
 

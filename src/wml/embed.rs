@@ -34,7 +34,7 @@ impl Embeddings {
     pub fn parse(body: &[u8]) -> Result<Embeddings> {
         let mut out = Embeddings::default();
         let mut de = serde_json::Deserializer::from_slice(body);
-        Answer(&mut out)
+        AsMap(Answer(&mut out))
             .deserialize(&mut de)
             .and_then(|()| de.end())
             .map_err(|e| Error::BadResponse {
@@ -102,15 +102,28 @@ fn merge_warnings(into: &mut Map<String, Value>, from: &Map<String, Value>) {
     }
 }
 
-/// The top-level object.
-struct Answer<'a>(&'a mut Embeddings);
+/// A seed that reads a map with the visitor it holds.
+struct AsMap<V>(V);
 
-impl<'de> DeserializeSeed<'de> for Answer<'_> {
+impl<'de, V: Visitor<'de, Value = ()>> DeserializeSeed<'de> for AsMap<V> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_map(self)
+        d.deserialize_map(self.0)
     }
 }
+
+/// A seed that reads a sequence with the visitor it holds.
+struct AsSeq<V>(V);
+
+impl<'de, V: Visitor<'de, Value = ()>> DeserializeSeed<'de> for AsSeq<V> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self.0)
+    }
+}
+
+/// The top-level object.
+struct Answer<'a>(&'a mut Embeddings);
 
 impl<'de> Visitor<'de> for Answer<'_> {
     type Value = ();
@@ -122,7 +135,7 @@ impl<'de> Visitor<'de> for Answer<'_> {
         while let Some(key) = m.next_key::<String>()? {
             match key.as_str() {
                 "results" => {
-                    m.next_value_seed(Results(self.0))?;
+                    m.next_value_seed(AsSeq(Results(self.0)))?;
                     saw_results = true;
                 }
                 "input_token_count" => {
@@ -144,33 +157,19 @@ impl<'de> Visitor<'de> for Answer<'_> {
 /// `results`: an array of `{embedding, input?}`.
 struct Results<'a>(&'a mut Embeddings);
 
-impl<'de> DeserializeSeed<'de> for Results<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
 impl<'de> Visitor<'de> for Results<'_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of results")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> std::result::Result<(), A::Error> {
-        while s.next_element_seed(One(&mut *self.0))?.is_some() {}
+        while s.next_element_seed(AsMap(One(&mut *self.0)))?.is_some() {}
         Ok(())
     }
 }
 
 /// One result.
 struct One<'a>(&'a mut Embeddings);
-
-impl<'de> DeserializeSeed<'de> for One<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
 
 impl<'de> Visitor<'de> for One<'_> {
     type Value = ();
@@ -185,7 +184,7 @@ impl<'de> Visitor<'de> for One<'_> {
         while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
             match &*key {
                 "embedding" if !saw_embedding => {
-                    m.next_value_seed(Vector(&mut e.vectors))?;
+                    m.next_value_seed(AsSeq(Vector(&mut e.vectors)))?;
                     saw_embedding = true;
                 }
                 "input" => input = m.next_value::<Option<String>>()?,
@@ -215,13 +214,6 @@ impl<'de> Visitor<'de> for One<'_> {
 
 /// An `embedding` array, appended to the shared vector.
 struct Vector<'a>(&'a mut Vec<f32>);
-
-impl<'de> DeserializeSeed<'de> for Vector<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
 
 impl<'de> Visitor<'de> for Vector<'_> {
     type Value = ();

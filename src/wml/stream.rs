@@ -7,8 +7,10 @@
 
 use super::client::{Op, WmlClient};
 use super::{calls::guard, errors, sse, CallOptions};
+use crate::auth::caller::{Caller, Presented};
 use crate::error::{Error, Result};
 use crate::http;
+use crate::secret::Secret;
 use crate::telemetry::within;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -79,15 +81,12 @@ impl WmlClient {
                         return;
                     }
                 };
-                let token_text = bearer.secret_text();
-                let on_rejected = me.rejection_hook(bearer.token);
                 pump(
                     resp,
                     &tx,
                     o.cancel.clone().unwrap_or_default(),
                     deadline,
-                    token_text,
-                    on_rejected,
+                    (&me.auth, &bearer),
                 )
                 .await
             };
@@ -102,18 +101,18 @@ impl WmlClient {
 }
 
 /// Reads the response, parses events and hands them over, until the end,
-/// an error event, a cancel, the deadline, or the reader going away.
+/// an error event, a cancel, the deadline, or the reader going away. An
+/// error event refusing the token `presented` drops it from the cache.
 async fn pump(
     mut resp: reqwest::Response,
     tx: &mpsc::Sender<Result<String>>,
     cancel: CancellationToken,
     deadline: Option<tokio::time::Instant>,
-    token: Option<String>,
-    on_rejected: Option<Box<dyn FnOnce() + Send>>,
+    (auth, presented): (&Caller, &Presented),
 ) {
+    let token = presented.secret();
     let mut parser = sse::Parser::new();
     let mut events = Vec::new();
-    let mut on_rejected = on_rejected;
     loop {
         let idle = tokio::time::Instant::now() + STREAM_IDLE_TIMEOUT;
         let chunk = tokio::select! {
@@ -153,12 +152,10 @@ async fn pump(
             if ev.data.trim() == "[DONE]" {
                 return;
             }
-            let item = match errors::from_event(&ev, token.as_deref()) {
+            let item = match errors::from_event(&ev, token.as_ref().map(Secret::expose)) {
                 Some(err) => {
                     if errors::token_rejected(&err) {
-                        if let Some(hook) = on_rejected.take() {
-                            hook();
-                        }
+                        auth.refuse(presented);
                     }
                     let _ = tx.send(Err(err)).await;
                     return;

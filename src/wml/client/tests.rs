@@ -65,7 +65,12 @@ async fn scores_with_a_cached_bearer_token() {
     let o = CallOptions::new(None, Some("tx-42")).unwrap();
     for _ in 0..3 {
         let body = c
-            .score("dep-1", Bytes::from_static(PAYLOAD.as_bytes()), &o)
+            .call(
+                Op::Score,
+                "dep-1",
+                Bytes::from_static(PAYLOAD.as_bytes()),
+                &o,
+            )
             .await
             .unwrap();
         assert!(body.contains("predictions"));
@@ -84,19 +89,41 @@ async fn a_401_refreshes_the_token_once() {
     let (srv, c) = setup(|_| {}).await;
     let body = || Bytes::from_static(PAYLOAD.as_bytes());
     srv.push_wml(wml_error(401, "authentication_token_expired", None));
-    c.score("d", body(), &CallOptions::default()).await.unwrap();
+    c.call(Op::Score, "d", body(), &CallOptions::default())
+        .await
+        .unwrap();
     assert_eq!((srv.hits(), srv.wml_hits()), (2, 2));
 
     for _ in 0..2 {
         srv.push_wml(wml_error(401, "authentication_token_not_valid", None));
     }
     let e = c
-        .score("d", body(), &CallOptions::default())
+        .call(Op::Score, "d", body(), &CallOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "ERR_WML");
     assert_eq!(e.status(), Some(401));
     assert_eq!((srv.hits(), srv.wml_hits()), (3, 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_naming_a_refused_token_refreshes_it_as_a_401_does() {
+    let (srv, c) = setup(|_| {}).await;
+    let body = || Bytes::from_static(PAYLOAD.as_bytes());
+    srv.push_wml(wml_error(403, "authentication_token_expired", None));
+    c.call(Op::Score, "d", body(), &CallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((srv.hits(), srv.wml_hits()), (2, 2));
+
+    // Any other 403 is the caller's to act on: no new token, no retry.
+    srv.push_wml(wml_error(403, "forbidden", None));
+    let e = c
+        .call(Op::Score, "d", body(), &CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    assert_eq!((srv.hits(), srv.wml_hits()), (2, 3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +133,9 @@ async fn retries_the_retryable_and_not_the_rest() {
     for s in [429, 502, 503] {
         srv.push_wml(wml_error(s, "busy", Some("0")));
     }
-    c.score("d", body(), &CallOptions::default()).await.unwrap();
+    c.call(Op::Score, "d", body(), &CallOptions::default())
+        .await
+        .unwrap();
     assert_eq!(srv.wml_hits(), 4);
 
     for (status, code) in [
@@ -117,7 +146,7 @@ async fn retries_the_retryable_and_not_the_rest() {
         let before = srv.wml_hits();
         srv.push_wml(wml_error(status, code, None));
         let e = c
-            .score("d", body(), &CallOptions::default())
+            .call(Op::Score, "d", body(), &CallOptions::default())
             .await
             .unwrap_err();
         assert_eq!(srv.wml_hits(), before + 1, "{status} is not retried");
@@ -141,7 +170,8 @@ async fn retries_the_retryable_and_not_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_credentials_skip_iam() {
     let (srv, c) = setup(|o| o.auth = AuthSpec::Token(Secret::new("user-managed-token"))).await;
-    c.score(
+    c.call(
+        Op::Score,
         "d",
         Bytes::from_static(PAYLOAD.as_bytes()),
         &CallOptions::default(),
@@ -155,7 +185,7 @@ async fn bearer_token_credentials_skip_iam() {
         .contains("Bearer user-managed-token"));
     srv.push_wml(wml_error(401, "authentication_token_not_valid", None));
     let e = c
-        .score("d", Bytes::new(), &CallOptions::default())
+        .call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(401));
@@ -165,12 +195,13 @@ async fn bearer_token_credentials_skip_iam() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_and_timeout() {
     let (srv, c) = setup(|_| {}).await;
-    c.score("d", Bytes::new(), &CallOptions::default())
+    c.call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap(); // warm the token
     srv.push_wml(Reply::Delay(Duration::from_secs(5)));
     let e = c
-        .score(
+        .call(
+            Op::Score,
             "d",
             Bytes::new(),
             &CallOptions {
@@ -193,7 +224,7 @@ async fn cancel_and_timeout() {
         cancel.cancel();
     });
     assert_eq!(
-        c.score("d", Bytes::new(), &o).await.unwrap_err(),
+        c.call(Op::Score, "d", Bytes::new(), &o).await.unwrap_err(),
         Error::Aborted
     );
     t.await.unwrap();
@@ -237,7 +268,7 @@ async fn streams_events_across_split_reads_and_stops_on_error_events() {
     assert_eq!(e.code(), "ERR_WML");
     assert_eq!(e.status(), Some(401));
     // The rejected token was dropped: the next call gets a new one.
-    c.score("d", Bytes::new(), &CallOptions::default())
+    c.call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap();
     assert_eq!(srv.hits(), iam_before + 1);
@@ -267,7 +298,7 @@ async fn invalid_settings_and_ids() {
     let (_srv, c) = setup(|_| {}).await;
     for id in ["", "a/b", "a?b", "a#b", "..", "x..y", "a%2f"] {
         let e = c
-            .score(id, Bytes::new(), &CallOptions::default())
+            .call(Op::Score, id, Bytes::new(), &CallOptions::default())
             .await
             .unwrap_err();
         assert_eq!(e.code(), "ERR_INVALID_ARG", "{id:?}");
@@ -278,31 +309,31 @@ async fn invalid_settings_and_ids() {
         tokio::runtime::Handle::current(),
     );
     for o in [
-        options("", apikey("k", "https://iam.cloud.ibm.com")),
+        options("", apikey("k", "https://127.0.0.1:1")),
         options(
             "http://us-south.ml.cloud.ibm.com",
-            apikey("k", "https://iam.cloud.ibm.com"),
+            apikey("k", "https://127.0.0.1:1"),
         ),
         options(
             "https://us-south.ml.cloud.ibm.com",
             AuthSpec::Token(Secret::new("")),
         ),
-        options("https://x.y", apikey("", "https://iam.cloud.ibm.com")),
+        options("https://x.y", apikey("", "https://127.0.0.1:1")),
         WmlOptions {
             project_id: Some("p".into()),
             space_id: Some("s".into()),
-            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
+            ..options("https://x.y", apikey("k", "https://127.0.0.1:1"))
         },
         WmlOptions {
             version: Some("May 2023".into()),
-            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
+            ..options("https://x.y", apikey("k", "https://127.0.0.1:1"))
         },
         WmlOptions {
             transport: TransportOptions {
                 headers: vec![("X-A".into(), "a\r\nX-Evil: 1".into())],
                 ..Default::default()
             },
-            ..options("https://x.y", apikey("k", "https://iam.cloud.ibm.com"))
+            ..options("https://x.y", apikey("k", "https://127.0.0.1:1"))
         },
     ] {
         assert_eq!(
@@ -491,7 +522,8 @@ async fn cloud_pak_for_data_credentials_use_the_service_urls_authorize_endpoint(
     })
     .await;
     for _ in 0..2 {
-        c.score(
+        c.call(
+            Op::Score,
             "d",
             Bytes::from_static(PAYLOAD.as_bytes()),
             &CallOptions::default(),
@@ -525,20 +557,20 @@ async fn a_replaceable_bearer_an_expired_one_and_no_auth() {
     let b = bearer.clone();
     let (srv, c) = setup(move |o| o.auth = AuthSpec::Bearer(b)).await;
     let e = c
-        .score("d", Bytes::new(), &CallOptions::default())
+        .call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "ERR_INVALID_ARG");
     assert!(e.message().contains("expired"), "{}", e.message());
     assert_eq!(srv.wml_hits(), 0, "nothing was sent");
     bearer.set(Secret::new("replaced-token")).unwrap();
-    c.score("d", Bytes::new(), &CallOptions::default())
+    c.call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap();
     assert!(srv.last_wml_head.lock().contains("Bearer replaced-token"));
 
     let (srv, c) = setup(|o| o.auth = AuthSpec::None).await;
-    c.score("d", Bytes::new(), &CallOptions::default())
+    c.call(Op::Score, "d", Bytes::new(), &CallOptions::default())
         .await
         .unwrap();
     assert!(!srv
@@ -562,7 +594,7 @@ async fn a_traced_call_sends_its_trace_context_and_reports_what_happened() {
     o.trace = Some(trace.clone());
     srv.push_wml(wml_error(429, "busy", Some("0")));
     srv.push_wml(wml_error(401, "authentication_token_expired", None));
-    c.score("d", Bytes::from_static(PAYLOAD.as_bytes()), &o)
+    c.call(Op::Score, "d", Bytes::from_static(PAYLOAD.as_bytes()), &o)
         .await
         .unwrap();
     let head = srv.last_wml_head.lock().clone().to_ascii_lowercase();
@@ -589,4 +621,159 @@ async fn a_traced_call_sends_its_trace_context_and_reports_what_happened() {
         .all(|f| f.kind == "iam" && !f.background && f.error.is_none()));
     assert_eq!(r.fetches[0].endpoint.as_deref(), Some(srv.url.as_str()));
     assert!(r.events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+}
+
+/// `AuthSpec::from_credentials` for `c` (with an authenticator's spec when
+/// `with_authenticator`): the spec's `Debug` name, or the error message.
+fn auth_of(c: Credentials, with_authenticator: bool) -> std::result::Result<String, String> {
+    let a = with_authenticator.then_some(AuthSpec::None);
+    AuthSpec::from_credentials(c, a, || Ok(IamOptions::default()))
+        .map(|s| format!("{s:?}"))
+        .map_err(|e| e.to_string())
+}
+
+fn secret(s: &str) -> Option<Secret> {
+    Some(Secret::new(s))
+}
+
+#[test]
+fn credentials_take_one_way_to_authenticate() {
+    let cpd = |username: &str| Credentials {
+        username: Some(username.into()),
+        instance_id: Some(" OpenShift ".into()),
+        ..Default::default()
+    };
+    let ok = [
+        (
+            Credentials {
+                apikey: secret("k"),
+                ..Default::default()
+            },
+            false,
+            "Apikey(<redacted>)",
+        ),
+        (
+            Credentials {
+                token: secret("t"),
+                // an IBM Cloud instance id of old credentials is ignored
+                instance_id: Some("0f1e-instance".into()),
+                ..Default::default()
+            },
+            false,
+            "Token(<redacted>)",
+        ),
+        (
+            Credentials {
+                password: secret("p"),
+                ..cpd("admin")
+            },
+            false,
+            "Cp4d(<redacted>)",
+        ),
+        (
+            Credentials {
+                apikey: secret("k"),
+                instance_id: Some("icp".into()),
+                ..cpd("admin")
+            },
+            false,
+            "Cp4d(<redacted>)",
+        ),
+        // empty strings count as absent
+        (
+            Credentials {
+                apikey: secret(""),
+                token: secret(""),
+                password: secret(""),
+                username: Some("  ".into()),
+                ..Default::default()
+            },
+            true,
+            "None",
+        ),
+    ];
+    for (c, with_authenticator, want) in ok {
+        assert_eq!(auth_of(c, with_authenticator).as_deref(), Ok(want));
+    }
+
+    let refused = [
+        (
+            Credentials {
+                apikey: secret("k"),
+                ..Default::default()
+            },
+            true,
+            "an authenticator, or an apikey, a token or a username: not both",
+        ),
+        (cpd("admin"), true, "an authenticator, or an apikey"),
+        (
+            Credentials {
+                token: secret("t"),
+                ..cpd("admin")
+            },
+            false,
+            "take a username (with a password or an apikey) or a token: not both",
+        ),
+        (
+            Credentials {
+                username: Some("admin".into()),
+                password: secret("p"),
+                ..Default::default()
+            },
+            false,
+            "add instance_id: 'openshift'",
+        ),
+        (
+            Credentials {
+                password: secret("p"),
+                ..Default::default()
+            },
+            false,
+            "a password need a username",
+        ),
+        (
+            Credentials {
+                apikey: secret("k"),
+                instance_id: Some("openshift".into()),
+                ..Default::default()
+            },
+            false,
+            "with an apikey need a username",
+        ),
+        (
+            Credentials::default(),
+            false,
+            "credentials need an apikey, a token",
+        ),
+        (
+            Credentials {
+                apikey: secret("k"),
+                token: secret("t"),
+                ..Default::default()
+            },
+            false,
+            "one of apikey, token and authenticator",
+        ),
+    ];
+    for (c, with_authenticator, want) in refused {
+        let shown = format!("{c:?}");
+        let e = auth_of(c, with_authenticator).unwrap_err();
+        assert!(e.contains(want), "{shown}: {e}");
+    }
+}
+
+#[test]
+fn the_iam_settings_are_read_only_for_an_apikey() {
+    let token = Credentials {
+        token: secret("t"),
+        ..Default::default()
+    };
+    let unread = || -> Result<IamOptions> { Err(Error::invalid("iamUrl must be a string")) };
+    assert!(AuthSpec::from_credentials(token, None, unread).is_ok());
+    let apikey = Credentials {
+        apikey: secret("k"),
+        ..Default::default()
+    };
+    let e = AuthSpec::from_credentials(apikey, None, unread).unwrap_err();
+    assert!(e.to_string().ends_with("iamUrl must be a string"), "{e}");
 }
