@@ -249,6 +249,35 @@ async fn guarded_requests() {
     })
     .unwrap();
     refused(vpc.fetch().await, "192.0.2.1");
+    // And WML/watsonx.ai calls.
+    let wml = crate::wml::WmlClient::new(
+        &crate::wml::WmlOptions {
+            url: "https://wml.invalid".into(),
+            version: None,
+            transport: TransportOptions::default(),
+            auth: crate::wml::AuthSpec::Token(crate::secret::Secret::new("t")),
+            project_id: None,
+            space_id: None,
+        },
+        crate::auth::cache::TokenCache::new(
+            std::sync::Arc::new(crate::auth::cache::ManualClock::default()),
+            10,
+            tokio::runtime::Handle::current(),
+        ),
+    )
+    .unwrap();
+    let r = wml
+        .call(
+            crate::wml::Op::Score,
+            "d",
+            bytes::Bytes::from_static(b"{}"),
+            &crate::wml::CallOptions::default(),
+        )
+        .await;
+    assert!(r
+        .as_ref()
+        .is_err_and(|e| e.message().starts_with("WML request")));
+    refused(r, "wml.invalid");
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "no retries, no waiting"

@@ -142,11 +142,9 @@ impl WmlClient {
                 for (k, v) in &o.headers {
                     req = req.header(k, v);
                 }
-                let resp = match req.send().await {
+                let resp = match self.transport.send(req, "WML request").await {
                     Ok(r) => r,
-                    Err(e) => {
-                        return http::transport_attempt(http::transport_error(&e, "WML request"))
-                    }
+                    Err(e) => return http::transport_attempt(e),
                 };
                 let status = resp.status().as_u16();
                 debug!(
