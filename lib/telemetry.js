@@ -34,22 +34,12 @@ const CLIENT = 2
 const ERROR = 2
 
 /**
- * The operations: the user's method, the HTTP method and the URL template,
- * by the key lib/wml.js calls them by (the native list, written once in
- * src/wml/client.rs).
- * @type {Record<string, [string, string, string]>}
+ * The operations: the user's method, the HTTP method, the URL template and
+ * `gen_ai.operation.name` (null for WML's own calls), by the key lib/wml.js
+ * calls them by (the native list, written once in src/wml/client.rs).
+ * @type {Record<string, [string, string, string, string | null]>}
  */
-const OPS = Object.fromEntries(native.operations().map(([key, op, method, template]) => [key, [op, method, template]]))
-
-/** `gen_ai.operation.name` of the watsonx.ai inference operations. */
-/** @type {Record<string, string>} */
-const GEN_AI = {
-  generate: 'text_completion',
-  deploymentchat: 'chat',
-  chat: 'chat',
-  modelgenerate: 'text_completion',
-  embed: 'embeddings',
-}
+const OPS = Object.fromEntries(native.operations().map(([key, ...rest]) => [key, rest]))
 
 /** Rust's credential kinds, as `authenticationType()` names them. */
 /** @type {Record<string, string>} */
@@ -274,7 +264,7 @@ class Observed {
     this.o = o
     this.t = t
     this.kind = kind
-    const [op, method, template] = OPS[kind]
+    const [op, method, template, gen] = OPS[kind]
     this.op = op
     let traceId = ''
     /** @type {string[]} */
@@ -288,8 +278,7 @@ class Observed {
         'url.template': template,
         'wml.operation': op,
       }
-      const gen = GEN_AI[kind.replace('_stream', '')]
-      if (gen !== undefined) {
+      if (gen !== null) {
         Object.assign(attributes, { 'gen_ai.operation.name': gen, 'gen_ai.provider.name': 'ibm.watsonx.ai' })
         const model = request !== null && typeof request === 'object' && !(request instanceof Uint8Array) ? /** @type {any} */ (request).model_id : undefined
         if (typeof model === 'string') Object.assign(attributes, { 'gen_ai.request.model': model })

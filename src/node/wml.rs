@@ -107,9 +107,10 @@ fn op_key(op: Op) -> String {
 }
 
 /// Every operation as `[key, the WmlClient method, HTTP method, path
-/// template]` (the path written once, in the core's `Op`).
-#[napi(ts_return_type = "Array<[string, string, string, string]>")]
-pub fn operations() -> Vec<(String, String, String, String)> {
+/// template, gen_ai.operation.name or null]` (each written once, in the
+/// core's `Op`).
+#[napi(ts_return_type = "Array<[string, string, string, string, string | null]>")]
+pub fn operations() -> Vec<(String, String, String, String, Option<String>)> {
     Op::ALL
         .iter()
         .map(|&op| {
@@ -118,6 +119,7 @@ pub fn operations() -> Vec<(String, String, String, String)> {
                 op.api_name().to_string(),
                 op.method().to_string(),
                 op.template().to_string(),
+                op.gen_ai_operation().map(str::to_string),
             )
         })
         .collect()

@@ -296,6 +296,20 @@ impl Op {
         }
     }
 
+    /// OpenTelemetry's `gen_ai.operation.name` for the generative calls.
+    pub fn gen_ai_operation(self) -> Option<&'static str> {
+        match self {
+            Op::Generate | Op::GenerateStream | Op::ModelGenerate | Op::ModelGenerateStream => {
+                Some("text_completion")
+            }
+            Op::DeploymentChat | Op::DeploymentChatStream | Op::Chat | Op::ChatStream => {
+                Some("chat")
+            }
+            Op::Embed => Some("embeddings"),
+            Op::Score | Op::Rerank | Op::Tokenize | Op::ModelSpecs => None,
+        }
+    }
+
     pub fn path(self, id: &str) -> String {
         self.template().replace(DEPLOYMENT, id)
     }
