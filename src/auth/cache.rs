@@ -467,6 +467,17 @@ impl TokenCache {
         self.map.lock().cap().get()
     }
 
+    /// The bound a caller asked for (`maxEntries`): a whole number >= 1.
+    pub fn capacity_from(n: f64) -> Result<usize> {
+        if n.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&n) {
+            Ok(n as usize)
+        } else {
+            Err(Error::invalid(
+                "options.maxEntries must be a whole number >= 1",
+            ))
+        }
+    }
+
     /// Changes the bound; shrinking evicts the least recently used entries.
     pub fn set_capacity(&self, capacity: usize) {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);

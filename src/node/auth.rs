@@ -12,7 +12,7 @@ use super::telemetry::NativeTrace;
 use super::{internal, throw};
 use crate::auth::assume::AssumeSource;
 use crate::auth::bearer::{Given, StaticBearer};
-use crate::auth::cache::{ChangeCell, Token};
+use crate::auth::cache::{ChangeCell, Token, TokenCache};
 use crate::auth::caller::{Cached, Caller};
 use crate::auth::container::ContainerSource;
 use crate::auth::cp4d::Cp4dSource;
@@ -275,17 +275,13 @@ fn configure(options: Unknown) -> crate::error::Result<()> {
     let Some(r) = Reader::new(Some(options), "options")? else {
         return Err(Error::invalid("options must be an object"));
     };
-    let capacity = match r.number("maxEntries")? {
-        Some(n) if !(n.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&n)) => {
-            return Err(Error::invalid(
-                "options.maxEntries must be a whole number >= 1",
-            ))
-        }
-        n => n,
-    };
+    let capacity = r
+        .number("maxEntries")?
+        .map(TokenCache::capacity_from)
+        .transpose()?;
     let store = store_setting(&r)?;
     if let Some(n) = capacity {
-        global_cache().set_capacity(n as usize);
+        global_cache().set_capacity(n);
     }
     if let Some(store) = store {
         global_cache().set_store(store);

@@ -513,3 +513,17 @@ async fn a_panic_is_err_internal_for_every_waiter_and_not_retried() {
     }
     assert_eq!(source.calls.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn max_entries_is_a_whole_number_of_at_least_one() {
+    assert_eq!(TokenCache::capacity_from(1.0).unwrap(), 1);
+    assert_eq!(TokenCache::capacity_from(5000.0).unwrap(), 5000);
+    for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY, 5e9] {
+        let e = TokenCache::capacity_from(bad).unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_ARG");
+        assert_eq!(
+            e.message(),
+            "options.maxEntries must be a whole number >= 1"
+        );
+    }
+}
