@@ -9,8 +9,7 @@ const { Authenticator } = require('./iam')
 const { fromNative } = require('./errors')
 
 const REDACTED = '<redacted>'
-const DEFAULT_IAM_URL = 'https://iam.cloud.ibm.com'
-const DEFAULT_VPC_URL = 'http://169.254.169.254'
+const { DEFAULT_IAM_URL, DEFAULT_VPC_URL } = native
 
 /**
  * What inspect/toJSON show of `options`: the `plain` string options as

@@ -261,6 +261,14 @@ pub fn token_store_env_problem() -> Option<String> {
     crate::auth::take_env_problem()
 }
 
+/// The IAM URL an authenticator without `url` sends to.
+#[napi]
+pub const DEFAULT_IAM_URL: &str = crate::auth::iam::DEFAULT_IAM_URL;
+
+/// The metadata service URL a `VpcInstanceAuthenticator` without `url` uses.
+#[napi]
+pub const DEFAULT_VPC_URL: &str = crate::auth::vpc::DEFAULT_VPC_URL;
+
 /// `configureTokenCache(options)`: `maxEntries`, and the token store
 /// (`store`, `storeKey`, `caCert`, `disableSslVerification`, `timeoutMs`).
 /// Checks everything before changing anything.
