@@ -168,7 +168,10 @@ fn iam_error(_: Service, a: &http::Answer, secrets: &[&str]) -> Error {
         status,
         message,
         iam_error_code: code,
-        request_id: rid.or_else(|| a.header("transaction-id")),
+        request_id: rid.or_else(|| {
+            a.header("transaction-id")
+                .map(|t| crate::secret::scrub(&t, secrets))
+        }),
     }
 }
 

@@ -153,6 +153,19 @@ fn iam_errors_are_short_and_scrubbed() {
     );
     assert!(e.message().len() < 200, "{}", e.message());
     assert!(e.message().contains("502 Bad Gateway"));
+    // The request id from the transaction-id header is scrubbed too.
+    let e = iam_error(
+        IAM,
+        &answer(502, b"", "text/plain", Some("t-the-api-key-value")),
+        &[key.expose()],
+    );
+    assert!(!format!("{e:?}").contains("the-api-key-value"), "{e:?}");
+    match &e {
+        Error::Iam { request_id, .. } => {
+            assert!(request_id.as_deref().is_some_and(|r| r.starts_with("t-")))
+        }
+        _ => unreachable!(),
+    }
 }
 
 #[test]
