@@ -151,7 +151,7 @@ impl Schedule {
         let life_secs = claims
             .life_secs()
             .or_else(|| f.expires_in.map(|s| s as i64).filter(|s| *s > 0))
-            .or_else(|| exp.map(|e| e - f.server_date.unwrap_or(wall_secs)))
+            .or_else(|| exp.map(|e| e.saturating_sub(f.server_date.unwrap_or(wall_secs))))
             .filter(|s| *s > 0)
         .ok_or_else(|| Error::BadResponse {
             status: 200,
@@ -159,15 +159,17 @@ impl Schedule {
         })?;
         let issuer_now = f.server_date.or(claims.iat);
         let remaining_secs = match (exp, issuer_now) {
-            (Some(exp), Some(now)) => (exp - now).min(life_secs),
+            (Some(exp), Some(now)) => exp.saturating_sub(now).min(life_secs),
             _ => life_secs,
         };
         let life_ms = life_secs.saturating_mul(1000);
         let rounding = TIMESTAMP_ROUNDING_MS.min(life_ms / 2);
-        let end = (arrived_ms as i64 + remaining_secs.saturating_mul(1000) - rounding)
-            .min(sent_ms as i64 + life_ms - rounding);
+        let end = (arrived_ms as i64)
+            .saturating_add(remaining_secs.saturating_mul(1000))
+            .min((sent_ms as i64).saturating_add(life_ms))
+            .saturating_sub(rounding);
         let margin = EXPIRY_MARGIN_MS.min(life_ms / 10);
-        let usable_until = end - margin;
+        let usable_until = end.saturating_sub(margin);
         if usable_until <= arrived_ms as i64 {
             return Err(Error::BadResponse {
                 status: 200,
@@ -183,7 +185,7 @@ impl Schedule {
             life_ms: life_ms as u64,
             refresh_at: refresh_at.max(0) as u64,
             usable_until: usable_until as u64,
-            expiration: exp.unwrap_or(wall_secs + life_secs),
+            expiration: exp.unwrap_or(wall_secs.saturating_add(life_secs)),
         })
     }
 }

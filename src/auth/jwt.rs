@@ -17,7 +17,7 @@ impl Claims {
     /// there and sane (`exp` after `iat`).
     pub fn life_secs(&self) -> Option<i64> {
         match (self.iat, self.exp) {
-            (Some(iat), Some(exp)) if exp > iat => Some(exp - iat),
+            (Some(iat), Some(exp)) if exp > iat => exp.checked_sub(iat),
             _ => None,
         }
     }

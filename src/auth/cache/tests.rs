@@ -467,6 +467,30 @@ fn schedule_from_the_issuers_clock_without_a_date_header_uses_iat() {
     assert_eq!(Schedule::new(&dated, 100, 300, 9_999_999).unwrap(), s);
 }
 
+#[test]
+fn schedule_of_extreme_server_times_never_overflows() {
+    use crate::auth::jwt::make_token;
+    let extremes = [i64::MIN, -1, 0, 1, i64::MAX];
+    for iat in extremes {
+        for exp in extremes {
+            for date in [None, Some(i64::MIN), Some(i64::MAX)] {
+                let f = Fetched {
+                    access_token: Secret::new(make_token(&format!(
+                        r#"{{"iat":{iat},"exp":{exp}}}"#
+                    ))),
+                    server_date: date,
+                    expires_in: Some(f64::MAX),
+                    expiration: Some(-f64::MAX),
+                    ..Default::default()
+                };
+                // A schedule or a refusal, never a panic (overflow checks are on in tests).
+                let _ = Schedule::new(&f, u64::MAX / 2, u64::MAX / 2, i64::MAX);
+                let _ = Schedule::new(&f, 0, 0, i64::MIN);
+            }
+        }
+    }
+}
+
 /// A source whose fetch panics: a bug must surface as ERR_INTERNAL to every
 /// waiter, once, and never be retried as if it were a network failure.
 struct Panicking {
