@@ -1,5 +1,6 @@
-//! `wml_native::auth::jwt::lifetime` on arbitrary input: no panic, and
-//! whatever it returns is a sane pair (`exp` after `iat`).
+//! `wml_native::auth::jwt::claims` and `Claims::life_secs` on arbitrary
+//! input: no panic, and a life is only given for a sane pair (`exp` after
+//! `iat`), as `exp - iat`.
 //!
 //! Each input is tried four ways:
 //! 1. as a whole token, from lossy UTF-8;
@@ -13,16 +14,18 @@
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
-use wml_native::auth::jwt::{lifetime, Lifetime};
+use wml_native::auth::jwt::claims;
 
 const HEADER: &str = r#"{"alg":"RS256","kid":"20240101"}"#;
 
-fn check(token: &str) -> Option<Lifetime> {
-    let l = lifetime(token);
-    if let Some(l) = l {
-        assert!(l.exp > l.iat, "lifetime() returned exp <= iat: {l:?}");
-    }
-    l
+/// `(iat, exp)` when the token's claims give it a life, checking that life.
+fn check(token: &str) -> Option<(i64, i64)> {
+    let c = claims(token)?;
+    let life = c.life_secs()?;
+    let (iat, exp) = (c.iat?, c.exp?);
+    assert!(exp > iat, "life_secs() gave a life for exp <= iat: {c:?}");
+    assert_eq!(Some(life), exp.checked_sub(iat), "{c:?}");
+    Some((iat, exp))
 }
 
 fn token_with(payload: &[u8], padded: bool) -> String {
@@ -58,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         let claims =
             serde_json::json!({ "iam_id": extra, "iat": iat, "exp": exp, "scope": "ibm openid" });
         let got = check(&token_with(claims.to_string().as_bytes(), false));
-        let want = (exp > iat).then_some(Lifetime { iat, exp });
+        let want = (exp > iat && exp.checked_sub(iat).is_some()).then_some((iat, exp));
         assert_eq!(got, want, "iat={iat} exp={exp}");
     }
 });
