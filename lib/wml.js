@@ -132,7 +132,14 @@ function send(start, payload, options, what, parse, trace) {
     if (signal === undefined) return nativeCall((q, id) => start(q, id, body, undefined, trace), parse)
     if (signal.aborted) return Promise.reject(abortError(signal))
     const [cancel, unlink] = link(signal)
-    return nativeCall((q, id) => start(q, id, body, cancel, trace), parse).then(
+    let started
+    try {
+      started = nativeCall((q, id) => start(q, id, body, cancel, trace), parse)
+    } catch (e) {
+      unlink?.() // refused before it started: nothing will settle to unlink it
+      throw e
+    }
+    return started.then(
       (value) => {
         unlink?.()
         return value
