@@ -9,7 +9,6 @@ const native = require('../native.js')
 const { fromNative, invalid, AbortError, BadResponseError } = require('./errors')
 const { nativeCall, queue } = require('./calls')
 const { handles } = require('./iam')
-const log = require('./debug')
 const { ChatAssembler, GenerationAssembler } = require('./assemble')
 const telemetry = require('./telemetry')
 
@@ -44,7 +43,7 @@ function observe(n, kind, deploymentId, request) {
   try {
     return new telemetry.Observed(o, targetOf(n), kind, String(deploymentId), request)
   } catch (e) {
-    if (log.enabled) log.debug(`telemetry left out for this call: ${e instanceof Error ? e.message : e}`)
+    telemetry.failed('telemetry left out for this call', e)
     return undefined
   }
 }
