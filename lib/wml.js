@@ -538,4 +538,4 @@ function embeddingsFrom(n) {
   return out
 }
 
-module.exports = { WmlClient, EventStream, serialize, signalOf, link, abortError, parseJson }
+module.exports = { WmlClient }
