@@ -7,7 +7,7 @@
 // objects, async iteration.
 const native = require('../native.js')
 const { fromNative, invalid, AbortError, BadResponseError } = require('./errors')
-const { nativeCall, queue } = require('./calls')
+const { nativeCall, callId, started, queue } = require('./calls')
 const { handles } = require('./iam')
 const { ChatAssembler, GenerationAssembler } = require('./assemble')
 const telemetry = require('./telemetry')
@@ -110,13 +110,29 @@ function link(signal) {
 }
 
 /**
- * @typedef {(q: import('../native').CompletionQueue, id: number, body: string | Uint8Array,
+ * Hands a call to Rust (throws synchronously for bad arguments). Module
+ * functions, not closures: a call allocates none of its own.
+ * @typedef {(n: import('../native').NativeWmlClient, q: import('../native').CompletionQueue, id: number,
+ *   kind: any, deploymentId: string, body: string | Uint8Array, options: any,
  *   cancel: import('../native').NativeCancel | undefined, trace: import('../native').NativeTrace | undefined) => void} Start
  */
+
+/** @type {Start} */
+function startCall(n, q, id, kind, deploymentId, body, options, cancel, trace) {
+  n.call(q, id, kind, deploymentId, body, options, cancel, trace)
+}
+
+/** @type {Start} */
+function startEmbed(n, q, id, _kind, _deploymentId, body, options, cancel, trace) {
+  n.embed(q, id, body, options, cancel, trace)
+}
 
 /**
  * Serialises `payload`, links the caller's signal, and starts the call.
  * @param {Start} start
+ * @param {import('../native').NativeWmlClient} n
+ * @param {string} kind
+ * @param {string} deploymentId
  * @param {unknown} payload
  * @param {any} options
  * @param {string} what
@@ -124,21 +140,25 @@ function link(signal) {
  * @param {import('../native').NativeTrace | undefined} trace
  * @returns {Promise<any>}
  */
-function send(start, payload, options, what, parse, trace) {
+function send(start, n, kind, deploymentId, payload, options, what, parse, trace) {
   try {
     const body = serialize(payload, what)
     const signal = signalOf(options)
-    if (signal === undefined) return nativeCall((q, id) => start(q, id, body, undefined, trace), parse)
+    if (signal === undefined) {
+      const id = callId()
+      start(n, queue, id, kind, deploymentId, body, options, undefined, trace)
+      return started(id, parse)
+    }
     if (signal.aborted) return Promise.reject(abortError(signal))
     const [cancel, unlink] = link(signal)
-    let started
+    const id = callId()
     try {
-      started = nativeCall((q, id) => start(q, id, body, cancel, trace), parse)
+      start(n, queue, id, kind, deploymentId, body, options, cancel, trace)
     } catch (e) {
       unlink?.() // refused before it started: nothing will settle to unlink it
       throw e
     }
-    return started.then(
+    return started(id, parse).then(
       (value) => {
         unlink?.()
         return value
@@ -277,10 +297,7 @@ class WmlClient {
    * @param {any} [options]
    */
   embed(request, options) {
-    const n = this.#native
-    return this.#run((q, id, body, cancel, trace) => n.embed(q, id, body, options, cancel, trace), request, options, 'request', undefined, 'embed', '').then(
-      embeddingsFrom,
-    )
+    return this.#run(startEmbed, 'embed', '', request, options, 'request', undefined).then(embeddingsFrom)
   }
 
   /**
@@ -316,33 +333,25 @@ class WmlClient {
    * @param {string} what
    */
   #call(kind, deploymentId, payload, options, what) {
-    const n = this.#native
-    return this.#run(
-      (q, id, body, cancel, trace) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options, cancel, trace),
-      payload,
-      options,
-      what,
-      parseJson,
-      kind,
-      deploymentId,
-    )
+    return this.#run(startCall, kind, deploymentId, payload, options, what, parseJson)
   }
 
   /**
    * Starts the call, observed (a span, metrics) when a provider is registered.
    * @param {Start} start
+   * @param {string} kind the operation (lib/telemetry.js OPS)
+   * @param {string} deploymentId
    * @param {unknown} payload
    * @param {any} options
    * @param {string} what
    * @param {((text: string) => unknown) | undefined} parse
-   * @param {string} kind the operation (lib/telemetry.js OPS)
-   * @param {unknown} deploymentId
    * @returns {Promise<any>}
    */
-  #run(start, payload, options, what, parse, kind, deploymentId) {
-    const call = observe(this.#native, kind, deploymentId, payload)
-    if (call === undefined) return send(start, payload, options, what, parse, undefined)
-    return send(start, payload, options, what, parse, call.trace).then(
+  #run(start, kind, deploymentId, payload, options, what, parse) {
+    const n = this.#native
+    const call = observe(n, kind, deploymentId, payload)
+    if (call === undefined) return send(start, n, kind, deploymentId, payload, options, what, parse, undefined)
+    return send(start, n, kind, deploymentId, payload, options, what, parse, call.trace).then(
       (value) => {
         call.finish()
         return value
@@ -353,7 +362,6 @@ class WmlClient {
       },
     )
   }
-
 
   /**
    * A client configured from the environment, following IBM's SDK
