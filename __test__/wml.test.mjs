@@ -155,9 +155,10 @@ test('an abort mid-call rejects at once', async () => {
   const p = c.score('d', payload(), { signal: ac.signal })
   await sleep(100)
   const t0 = Date.now()
-  ac.abort()
+  ac.abort(new Error('caller gave up'))
   const err = await p.catch((e) => e)
   assert.equal(err.code, 'ERR_ABORTED')
+  assert.equal(err.cause.message, 'caller gave up')
   assert.ok(Date.now() - t0 < 1000)
   // the client still works
   assert.ok((await c.score('d', payload(), { signal: ac.signal }).catch((e) => e)).code === 'ERR_ABORTED')

@@ -82,8 +82,16 @@ function signalOf(options) {
 
 /** @param {AbortSignal | undefined} signal */
 function abortError(signal) {
-  const e = new AbortError('The operation was aborted')
-  if (signal && signal.reason !== undefined) e.cause = signal.reason
+  return withReason(new AbortError('The operation was aborted'), signal)
+}
+
+/**
+ * `e`, with the signal's reason as its `cause` when it is an abort.
+ * @param {any} e
+ * @param {AbortSignal | undefined} signal
+ */
+function withReason(e, signal) {
+  if (e.code === 'ERR_ABORTED' && signal !== undefined && signal.reason !== undefined) e.cause = signal.reason
   return e
 }
 
@@ -165,8 +173,7 @@ function send(start, n, kind, deploymentId, payload, options, what, parse, trace
       },
       (e) => {
         unlink?.()
-        if (e.code === 'ERR_ABORTED' && signal.reason !== undefined) e.cause = signal.reason
-        throw e
+        throw withReason(e, signal)
       },
     )
   } catch (e) {
@@ -462,8 +469,7 @@ class EventStream {
       this.#assembler.add(value)
       return { done: false, value }
     } catch (e) {
-      const err = fromNative(e)
-      if (/** @type {any} */ (err).code === 'ERR_ABORTED' && this.#signal?.reason !== undefined) err.cause = this.#signal.reason
+      const err = withReason(fromNative(e), this.#signal)
       if (!this.#done) this.#failure = err
       this.#finish()
       throw err
