@@ -307,6 +307,9 @@ test('invalid arguments reject with ERR_INVALID_ARG, never throw, and send nothi
     () => m.getIamToken('k', opts({ caCert: 'not a pem' })),
     () => m.getIamTokenInfo('', opts()),
     () => m.getIamTokenInfo('k', { url: 'ftp://x' }),
+    // options whose reading throws: the memo lookup reads them first
+    () => m.getIamToken('k', { get url() { throw new Error('getter') } }),
+    () => m.getIamTokenInfo('k', { get url() { throw new Error('getter') } }),
   ]
   for (const call of cases) {
     let p

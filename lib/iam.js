@@ -246,17 +246,18 @@ function evictOne() {
  * @returns {Promise<string>}
  */
 function getIamToken(apikey, options) {
-  let memo = findMemo(apikey, options)
-  if (memo !== undefined) {
-    const hit = memo.get()
-    if (hit !== undefined) {
-      if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
-      memo.used = true
-      iamLookups.hits++
-      return Promise.resolve(hit)
-    }
-  }
   try {
+    // Inside the try: reading the caller's options may throw (a getter).
+    let memo = findMemo(apikey, options)
+    if (memo !== undefined) {
+      const hit = memo.get()
+      if (hit !== undefined) {
+        if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
+        memo.used = true
+        iamLookups.hits++
+        return Promise.resolve(hit)
+      }
+    }
     memo ??= newMemo(apikey, options)
     const text = memo.peek()
     if (log.enabled) {
