@@ -966,7 +966,7 @@ export declare class IamError extends WmlNativeError {
   readonly status: number
   /** IAM's `errorCode`, e.g. `BXNIM0415E`. */
   readonly iamErrorCode?: string
-  /** IAM's `context.requestId`. */
+  /** IAM's `context.requestId`, else its `Transaction-Id` response header. */
   readonly requestId?: string
 }
 /**

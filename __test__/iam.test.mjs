@@ -66,6 +66,30 @@ test('a different scope or client id is a different cache entry', async () => {
   assert.equal(server.iamRequestsFor(key), 3)
 })
 
+test('each key gets the settings of its own options, read once per options object seen', async () => {
+  // Keys after the first with the same options are made from the settings
+  // read for it: the same requests, the same argument errors.
+  const scoped = opts({ scope: `scope-${freshKey()}`, headers: { 'X-Seen': 'twice' } })
+  for (let i = 0; i < 3; i++) {
+    const key = freshKey()
+    await m.getIamToken(key, scoped)
+    const req = server.lastRequest('iam')
+    assert.equal(req.form.apikey, key)
+    assert.equal(req.form.scope, scoped.scope)
+    assert.equal(req.headers['x-seen'], 'twice')
+    await m.getIamToken(key, opts())
+    assert.equal(server.lastRequest('iam').form.scope, undefined)
+  }
+  for (const bad of ['', undefined, 12345]) {
+    const unseen = opts({ scope: `unseen-${freshKey()}` })
+    const first = await m.getIamToken(bad, unseen).catch((e) => e)
+    await m.getIamToken(freshKey(), unseen)
+    const again = await m.getIamToken(bad, unseen).catch((e) => e)
+    assert.ok(again instanceof m.InvalidArgumentError)
+    assert.equal(again.message, first.message)
+  }
+})
+
 test('custom headers go out with the token request', async () => {
   await m.getIamToken(freshKey(), opts({ headers: { 'X-Test': 'yes' } }))
   assert.equal(server.lastRequest('iam').headers['x-test'], 'yes')
@@ -283,6 +307,9 @@ test('invalid arguments reject with ERR_INVALID_ARG, never throw, and send nothi
     () => m.getIamToken('k', opts({ caCert: 'not a pem' })),
     () => m.getIamTokenInfo('', opts()),
     () => m.getIamTokenInfo('k', { url: 'ftp://x' }),
+    // options whose reading throws: the memo lookup reads them first
+    () => m.getIamToken('k', { get url() { throw new Error('getter') } }),
+    () => m.getIamTokenInfo('k', { get url() { throw new Error('getter') } }),
   ]
   for (const call of cases) {
     let p

@@ -349,6 +349,40 @@ test('configureTelemetry: enabled false sends no trace context and makes no span
   }
 })
 
+test('a tracer or meter provider that throws never fails a call, nor makes it throw', async () => {
+  const broken = () => {
+    throw new Error('broken provider')
+  }
+  try {
+    const span = {
+      spanContext: () => ({ traceId: '1'.repeat(32), spanId: '1'.repeat(16), traceFlags: 1 }),
+      isRecording: () => false,
+      setAttribute() {},
+      setStatus() {},
+      addEvent() {},
+      end: broken,
+    }
+    for (const settings of [
+      { tracerProvider: { getTracer: broken } },
+      { meterProvider: { getMeter: broken } },
+      { tracerProvider: { getTracer: () => ({ startSpan: broken }) } },
+      { tracerProvider: { getTracer: () => ({ startSpan: () => span }) } },
+    ]) {
+      m.configureTelemetry(settings)
+      const c = client()
+      let p
+      assert.doesNotThrow(() => (p = c.score('dep-1', payload)))
+      assert.ok((await p).predictions)
+      const a = new m.IamAuthenticator({ apikey: freshKey(), url: server.url })
+      assert.doesNotThrow(() => (p = a.getTokenInfo()))
+      assert.match((await p).accessToken, /^ey/)
+      assert.match(await m.getIamToken(freshKey(), { url: server.url }), /^ey/)
+    }
+  } finally {
+    m.configureTelemetry()
+  }
+})
+
 test('no key or token in any span, event or metric', async () => {
   const { resourceMetrics } = await reader.collect()
   const texts = [JSON.stringify(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((x) => x.dataPoints.map((p) => p.attributes))))]

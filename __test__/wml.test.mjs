@@ -2,6 +2,7 @@
 import { test, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
+import { getEventListeners } from 'node:events'
 import { assertNoSecrets, watchUnhandled, sleep } from './helpers/secrets.mjs'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
 import { collect, waitFor } from './helpers/streams.mjs'
@@ -154,13 +155,29 @@ test('an abort mid-call rejects at once', async () => {
   const p = c.score('d', payload(), { signal: ac.signal })
   await sleep(100)
   const t0 = Date.now()
-  ac.abort()
+  ac.abort(new Error('caller gave up'))
   const err = await p.catch((e) => e)
   assert.equal(err.code, 'ERR_ABORTED')
+  assert.equal(err.cause.message, 'caller gave up')
   assert.ok(Date.now() - t0 < 1000)
   // the client still works
   assert.ok((await c.score('d', payload(), { signal: ac.signal }).catch((e) => e)).code === 'ERR_ABORTED')
   assert.ok((await c.score('d', payload())).predictions)
+})
+
+test('a call refused for its arguments leaves no listener on the caller\'s signal', async () => {
+  const c = client()
+  const ac = new AbortController()
+  for (const call of [
+    () => c.score('d', payload(), { signal: ac.signal, timeoutMs: -1 }),
+    () => c.score('a/b', payload(), { signal: ac.signal }),
+    () => c.embed({ model_id: 'm', inputs: ['x'] }, { signal: ac.signal, timeoutMs: 'soon' }),
+  ]) {
+    await assert.rejects(call(), { code: 'ERR_INVALID_ARG' })
+  }
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 0)
+  await c.score('d', payload(), { signal: ac.signal })
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 0)
 })
 
 test('timeoutMs bounds the whole call', async () => {

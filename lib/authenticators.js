@@ -5,7 +5,7 @@
 // and checked in Rust, once); tokens come from the one process-wide cache.
 // util.inspect and JSON.stringify show the non-secret settings only.
 const native = require('../native.js')
-const { Authenticator } = require('./iam')
+const { Authenticator, handles } = require('./iam')
 const { fromNative } = require('./errors')
 
 const REDACTED = '<redacted>'
@@ -103,20 +103,16 @@ class McspAuthenticator extends Authenticator {
  * (InvalidArgumentError) instead of being sent.
  */
 class BearerTokenAuthenticator extends Authenticator {
-  #native
-
   /** @param {any} options `{ bearerToken }` */
   constructor(options) {
-    /** @type {import('../native').NativeAuthenticator | undefined} */
-    let made
-    super(() => (made = native.NativeAuthenticator.bearer(options)), 'bearerToken', shown(options, [], ['bearerToken']))
-    this.#native = /** @type {import('../native').NativeAuthenticator} */ (made)
+    super(() => native.NativeAuthenticator.bearer(options), 'bearerToken', shown(options, [], ['bearerToken']))
   }
 
   /** @param {string} bearerToken the new token; the next call uses it */
   setBearerToken(bearerToken) {
     try {
-      this.#native.setBearerToken(bearerToken)
+      // The native half the base class keeps (handles), not a copy of it.
+      /** @type {import('../native').NativeAuthenticator} */ (handles.get(this)).setBearerToken(bearerToken)
     } catch (e) {
       throw fromNative(e)
     }

@@ -72,23 +72,21 @@ function same(text) {
   return text
 }
 
+/** A new call id (never 0, which is the token requests nobody waited for). */
+function callId() {
+  lastId = (lastId + 1) & 0x3fffffff || 1
+  return lastId
+}
+
 /**
- * Starts a native call: `start(queue, id)` hands the work to Rust (and may
- * throw synchronously for bad arguments: the error is thrown on, as the
- * public class); the returned promise settles with `parse(text)` of the
- * text it completes with, with a value as is, or null for a stream's end.
- * @param {(queue: import('../native').CompletionQueue, id: number) => void} start
+ * The promise of call `id`, just handed to Rust: it settles with
+ * `parse(text)` of the text the call completes with, with a value as is, or
+ * null for a stream's end.
+ * @param {number} id
  * @param {(text: string) => unknown} [parse]
  * @returns {Promise<any>}
  */
-function nativeCall(start, parse = same) {
-  lastId = (lastId + 1) & 0x3fffffff || 1
-  const id = lastId
-  try {
-    start(queue, id)
-  } catch (e) {
-    throw fromNative(e)
-  }
+function started(id, parse = same) {
   if (!flushQueued) {
     flushQueued = true
     process.nextTick(flush)
@@ -100,6 +98,24 @@ function nativeCall(start, parse = same) {
 }
 
 /**
+ * Starts a native call: `start(queue, id)` hands the work to Rust (and may
+ * throw synchronously for bad arguments: the error is thrown on, as the
+ * public class); then as `started`.
+ * @param {(queue: import('../native').CompletionQueue, id: number) => void} start
+ * @param {(text: string) => unknown} [parse]
+ * @returns {Promise<any>}
+ */
+function nativeCall(start, parse) {
+  const id = callId()
+  try {
+    start(queue, id)
+  } catch (e) {
+    throw fromNative(e)
+  }
+  return started(id, parse)
+}
+
+/**
  * Hands the token requests nobody waited for (completed as id 0, once
  * `observeTokenFetches` was called) to `listener`.
  * @param {(fetch: any) => void} listener
@@ -108,4 +124,4 @@ function onTokenFetch(listener) {
   tokenFetchListener = listener
 }
 
-module.exports = { nativeCall, queue, onTokenFetch }
+module.exports = { nativeCall, callId, started, queue, onTokenFetch }

@@ -384,4 +384,4 @@ function vcapCredentials(text, name) {
   return props
 }
 
-module.exports = { credentialsFromEnv, getAuthenticatorFromEnv, hasSettings, parseCredentialsFile, AUTH_TYPES }
+module.exports = { credentialsFromEnv, getAuthenticatorFromEnv, hasSettings }

@@ -100,6 +100,12 @@ class Node {
   /** @type {Map<unknown, Memo> | undefined} */
   memos = undefined
   /**
+   * These options read once (set where a memo was made, so they were
+   * accepted): new keys with them skip reading the options again.
+   * @type {import('../native').NativeIamSettings | undefined}
+   */
+  settings = undefined
+  /**
    * The step from the parent: `parent.next.get(name).get(value) === this`.
    * @param {Node | undefined} parent
    * @param {string} name
@@ -193,9 +199,16 @@ function findMemo(apikey, options) {
  * @param {unknown} options
  */
 function newMemo(apikey, options) {
-  const memo = new Memo(native.NativeAuthenticator.iamKey(/** @type {string} */ (apikey), /** @type {any} */ (options)))
-  const node = nodeFor(options, true)
+  const known = nodeFor(options, false)
+  const settings = known?.settings
+  const key = /** @type {string} */ (apikey)
+  const memo = new Memo(
+    settings !== undefined ? native.NativeAuthenticator.iamKeyWith(key, settings) : native.NativeAuthenticator.iamKey(key, /** @type {any} */ (options)),
+  )
+  const node = known ?? nodeFor(options, true)
   if (node === undefined) return memo
+  // Accepted: the options are read once more, for the next keys with them.
+  node.settings ??= new native.NativeIamSettings(/** @type {any} */ (options))
   if (filed.size >= MAX_MEMOS) evictOne()
   ;(node.memos ??= new Map()).set(apikey, memo)
   memo.node = node
@@ -233,17 +246,18 @@ function evictOne() {
  * @returns {Promise<string>}
  */
 function getIamToken(apikey, options) {
-  let memo = findMemo(apikey, options)
-  if (memo !== undefined) {
-    const hit = memo.get()
-    if (hit !== undefined) {
-      if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
-      memo.used = true
-      iamLookups.hits++
-      return Promise.resolve(hit)
-    }
-  }
   try {
+    // Inside the try: reading the caller's options may throw (a getter).
+    let memo = findMemo(apikey, options)
+    if (memo !== undefined) {
+      const hit = memo.get()
+      if (hit !== undefined) {
+        if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
+        memo.used = true
+        iamLookups.hits++
+        return Promise.resolve(hit)
+      }
+    }
     memo ??= newMemo(apikey, options)
     const text = memo.peek()
     if (log.enabled) {

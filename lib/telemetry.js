@@ -88,12 +88,28 @@ function active() {
  */
 function remake(tp, mp) {
   if (api === undefined) start()
-  made = {
-    tp,
-    mp,
-    observer: api === null ? null : { api, tracer: tp === undefined ? null : tp.getTracer(NAME, VERSION), metrics: mp === undefined ? null : instruments(mp) },
+  /** @type {Observer | null} */
+  let observer = null
+  if (api !== null) {
+    try {
+      observer = { api, tracer: tp === undefined ? null : tp.getTracer(NAME, VERSION), metrics: mp === undefined ? null : instruments(mp) }
+    } catch (e) {
+      // Telemetry that fails never fails a call: these providers are left out.
+      failed('the tracer or meter provider failed: no spans or metrics from it', e)
+    }
   }
-  return made.observer
+  made = { tp, mp, observer }
+  return observer
+}
+
+/**
+ * Telemetry that failed (a throwing provider, tracer or span): logged, never
+ * passed on to the call.
+ * @param {string} what
+ * @param {unknown} e
+ */
+function failed(what, e) {
+  if (log.enabled) log.debug(`${what}: ${e instanceof Error ? e.message : String(e)}`)
 }
 
 /** Loads the API and starts listening to background token fetches. */
@@ -121,7 +137,7 @@ function start() {
       offset = (a + b) / 2 - r
     }
   }
-  calls.onTokenFetch(tokenFetched)
+  calls.onTokenFetch(backgroundFetch)
   native.observeTokenFetches(calls.queue)
   log.context.traceId = activeTraceId
 }
@@ -304,6 +320,18 @@ class Observed {
   finish(error, closedEarly) {
     if (this.done) return
     this.done = true
+    try {
+      this.#finish(error, closedEarly)
+    } catch (e) {
+      failed('telemetry left out for this call', e)
+    }
+  }
+
+  /**
+   * @param {any} error
+   * @param {boolean | undefined} closedEarly
+   */
+  #finish(error, closedEarly) {
     const end = performance.now()
     const r = this.trace.report()
     const { o, span } = this
@@ -427,6 +455,20 @@ function tokenFetched(f, parent, o = active()) {
 }
 
 /**
+ * A token request nobody waited for (a background refresh), as the
+ * completion queue hands it over: a failing tracer or meter is logged, never
+ * thrown into the queue's batch (the calls settling with it would be lost).
+ * @param {import('../native').TokenFetch} f
+ */
+function backgroundFetch(f) {
+  try {
+    tokenFetched(f)
+  } catch (e) {
+    failed('telemetry left out for a background token request', e)
+  }
+}
+
+/**
  * Runs a token wait (`run(trace)`: getIamToken's or an authenticator's miss)
  * so that the token request it starts is a child span of the active span.
  * @template T
@@ -436,11 +478,22 @@ function tokenFetched(f, parent, o = active()) {
 function tokenWait(run) {
   const o = active()
   if (o === null || o.tracer === null) return run(undefined)
-  const ctx = o.api.context.active()
-  const span = o.api.trace.getSpan(ctx)
-  const trace = new native.NativeTrace(span ? span.spanContext().traceId : '', [])
+  let ctx, span, trace
+  try {
+    ctx = o.api.context.active()
+    span = o.api.trace.getSpan(ctx)
+    trace = new native.NativeTrace(span ? span.spanContext().traceId : '', [])
+  } catch (e) {
+    failed('telemetry left out for this token wait', e)
+    return run(undefined)
+  }
+  const t = trace
   const done = () => {
-    for (const f of trace.report().fetches) tokenFetched(f, span ? ctx : undefined, o)
+    try {
+      for (const f of t.report().fetches) tokenFetched(f, span ? ctx : undefined, o)
+    } catch (e) {
+      failed('telemetry left out for this token wait', e)
+    }
   }
   return run(trace).finally(done)
 }
@@ -465,4 +518,4 @@ function configureTelemetry(options) {
   settings = enabled && tracerProvider == null && meterProvider == null ? null : { enabled, tracerProvider: tracerProvider ?? undefined, meterProvider: meterProvider ?? undefined }
 }
 
-module.exports = { active, target, Observed, lookupCell, tokenWait, configureTelemetry }
+module.exports = { active, target, Observed, lookupCell, tokenWait, configureTelemetry, failed }

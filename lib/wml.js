@@ -7,9 +7,8 @@
 // objects, async iteration.
 const native = require('../native.js')
 const { fromNative, invalid, AbortError, BadResponseError } = require('./errors')
-const { nativeCall, queue } = require('./calls')
+const { nativeCall, callId, started, queue } = require('./calls')
 const { handles } = require('./iam')
-const log = require('./debug')
 const { ChatAssembler, GenerationAssembler } = require('./assemble')
 const telemetry = require('./telemetry')
 
@@ -44,7 +43,7 @@ function observe(n, kind, deploymentId, request) {
   try {
     return new telemetry.Observed(o, targetOf(n), kind, String(deploymentId), request)
   } catch (e) {
-    if (log.enabled) log.debug(`telemetry left out for this call: ${e instanceof Error ? e.message : e}`)
+    telemetry.failed('telemetry left out for this call', e)
     return undefined
   }
 }
@@ -83,8 +82,16 @@ function signalOf(options) {
 
 /** @param {AbortSignal | undefined} signal */
 function abortError(signal) {
-  const e = new AbortError('The operation was aborted')
-  if (signal && signal.reason !== undefined) e.cause = signal.reason
+  return withReason(new AbortError('The operation was aborted'), signal)
+}
+
+/**
+ * `e`, with the signal's reason as its `cause` when it is an abort.
+ * @param {any} e
+ * @param {AbortSignal | undefined} signal
+ */
+function withReason(e, signal) {
+  if (e.code === 'ERR_ABORTED' && signal !== undefined && signal.reason !== undefined) e.cause = signal.reason
   return e
 }
 
@@ -111,13 +118,29 @@ function link(signal) {
 }
 
 /**
- * @typedef {(q: import('../native').CompletionQueue, id: number, body: string | Uint8Array,
+ * Hands a call to Rust (throws synchronously for bad arguments). Module
+ * functions, not closures: a call allocates none of its own.
+ * @typedef {(n: import('../native').NativeWmlClient, q: import('../native').CompletionQueue, id: number,
+ *   kind: any, deploymentId: string, body: string | Uint8Array, options: any,
  *   cancel: import('../native').NativeCancel | undefined, trace: import('../native').NativeTrace | undefined) => void} Start
  */
+
+/** @type {Start} */
+function startCall(n, q, id, kind, deploymentId, body, options, cancel, trace) {
+  n.call(q, id, kind, deploymentId, body, options, cancel, trace)
+}
+
+/** @type {Start} */
+function startEmbed(n, q, id, _kind, _deploymentId, body, options, cancel, trace) {
+  n.embed(q, id, body, options, cancel, trace)
+}
 
 /**
  * Serialises `payload`, links the caller's signal, and starts the call.
  * @param {Start} start
+ * @param {import('../native').NativeWmlClient} n
+ * @param {string} kind
+ * @param {string} deploymentId
  * @param {unknown} payload
  * @param {any} options
  * @param {string} what
@@ -125,22 +148,32 @@ function link(signal) {
  * @param {import('../native').NativeTrace | undefined} trace
  * @returns {Promise<any>}
  */
-function send(start, payload, options, what, parse, trace) {
+function send(start, n, kind, deploymentId, payload, options, what, parse, trace) {
   try {
     const body = serialize(payload, what)
     const signal = signalOf(options)
-    if (signal === undefined) return nativeCall((q, id) => start(q, id, body, undefined, trace), parse)
+    if (signal === undefined) {
+      const id = callId()
+      start(n, queue, id, kind, deploymentId, body, options, undefined, trace)
+      return started(id, parse)
+    }
     if (signal.aborted) return Promise.reject(abortError(signal))
     const [cancel, unlink] = link(signal)
-    return nativeCall((q, id) => start(q, id, body, cancel, trace), parse).then(
+    const id = callId()
+    try {
+      start(n, queue, id, kind, deploymentId, body, options, cancel, trace)
+    } catch (e) {
+      unlink?.() // refused before it started: nothing will settle to unlink it
+      throw e
+    }
+    return started(id, parse).then(
       (value) => {
         unlink?.()
         return value
       },
       (e) => {
         unlink?.()
-        if (e.code === 'ERR_ABORTED' && signal.reason !== undefined) e.cause = signal.reason
-        throw e
+        throw withReason(e, signal)
       },
     )
   } catch (e) {
@@ -271,10 +304,7 @@ class WmlClient {
    * @param {any} [options]
    */
   embed(request, options) {
-    const n = this.#native
-    return this.#run((q, id, body, cancel, trace) => n.embed(q, id, body, options, cancel, trace), request, options, 'request', undefined, 'embed', '').then(
-      embeddingsFrom,
-    )
+    return this.#run(startEmbed, 'embed', '', request, options, 'request', undefined).then(embeddingsFrom)
   }
 
   /**
@@ -310,33 +340,25 @@ class WmlClient {
    * @param {string} what
    */
   #call(kind, deploymentId, payload, options, what) {
-    const n = this.#native
-    return this.#run(
-      (q, id, body, cancel, trace) => n.call(q, id, /** @type {any} */ (kind), deploymentId, body, options, cancel, trace),
-      payload,
-      options,
-      what,
-      parseJson,
-      kind,
-      deploymentId,
-    )
+    return this.#run(startCall, kind, deploymentId, payload, options, what, parseJson)
   }
 
   /**
    * Starts the call, observed (a span, metrics) when a provider is registered.
    * @param {Start} start
+   * @param {string} kind the operation (lib/telemetry.js OPS)
+   * @param {string} deploymentId
    * @param {unknown} payload
    * @param {any} options
    * @param {string} what
    * @param {((text: string) => unknown) | undefined} parse
-   * @param {string} kind the operation (lib/telemetry.js OPS)
-   * @param {unknown} deploymentId
    * @returns {Promise<any>}
    */
-  #run(start, payload, options, what, parse, kind, deploymentId) {
-    const call = observe(this.#native, kind, deploymentId, payload)
-    if (call === undefined) return send(start, payload, options, what, parse, undefined)
-    return send(start, payload, options, what, parse, call.trace).then(
+  #run(start, kind, deploymentId, payload, options, what, parse) {
+    const n = this.#native
+    const call = observe(n, kind, deploymentId, payload)
+    if (call === undefined) return send(start, n, kind, deploymentId, payload, options, what, parse, undefined)
+    return send(start, n, kind, deploymentId, payload, options, what, parse, call.trace).then(
       (value) => {
         call.finish()
         return value
@@ -347,7 +369,6 @@ class WmlClient {
       },
     )
   }
-
 
   /**
    * A client configured from the environment, following IBM's SDK
@@ -448,8 +469,7 @@ class EventStream {
       this.#assembler.add(value)
       return { done: false, value }
     } catch (e) {
-      const err = fromNative(e)
-      if (/** @type {any} */ (err).code === 'ERR_ABORTED' && this.#signal?.reason !== undefined) err.cause = this.#signal.reason
+      const err = withReason(fromNative(e), this.#signal)
       if (!this.#done) this.#failure = err
       this.#finish()
       throw err
@@ -532,4 +552,4 @@ function embeddingsFrom(n) {
   return out
 }
 
-module.exports = { WmlClient, EventStream, serialize, signalOf, link, abortError, parseJson }
+module.exports = { WmlClient }

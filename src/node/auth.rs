@@ -94,12 +94,37 @@ fn required<'a>(options: Unknown<'a>, what: &str) -> crate::error::Result<Reader
         .ok_or_else(|| Error::invalid(format!("options must be an object with {what}")))
 }
 
+/// `getIamToken`'s `IamOptions` read into the IAM settings.
+fn iam_config(options: Option<Unknown>) -> crate::error::Result<IamConfig> {
+    let r = Reader::new(options, "options")?;
+    IamConfig::new(&options::iam(r.as_ref(), "url")?)
+}
+
 /// The IAM API key source for `NativeAuthenticator.iamKey`.
 fn apikey_source(apikey: Unknown, options: Option<Unknown>) -> crate::error::Result<ApikeySource> {
     let apikey = Secret::from(options::string_arg(apikey, "apikey")?);
-    let r = Reader::new(options, "options")?;
-    let cfg = IamConfig::new(&options::iam(r.as_ref(), "url")?)?;
-    ApikeySource::new(apikey, cfg)
+    ApikeySource::new(apikey, iam_config(options)?)
+}
+
+/// `getIamToken`'s IAM settings for one options object, read and checked
+/// once: the JS layer keeps one per options it has accepted, and makes that
+/// options' per-key authenticators from it (`iamKeyWith`) without reading
+/// the options again.
+#[napi]
+pub struct NativeIamSettings {
+    cfg: IamConfig,
+}
+
+#[napi]
+impl NativeIamSettings {
+    #[napi(constructor)]
+    pub fn new(
+        #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
+    ) -> napi::Result<Self, String> {
+        Ok(NativeIamSettings {
+            cfg: throw(iam_config(options))?,
+        })
+    }
 }
 
 /// A change count kept in memory the JS engine owns, where external
@@ -384,6 +409,19 @@ impl NativeAuthenticator {
         #[napi(ts_arg_type = "IamOptions | undefined | null")] options: Option<Unknown>,
     ) -> napi::Result<Self, String> {
         Self::build(apikey_source(apikey, options))
+    }
+
+    /// As `iamKey`, with options already read into `settings`: only the
+    /// key is checked (as `iamKey` checks it).
+    #[napi(factory)]
+    pub fn iam_key_with(
+        #[napi(ts_arg_type = "string")] apikey: Unknown,
+        settings: &NativeIamSettings,
+    ) -> napi::Result<Self, String> {
+        Self::build(
+            options::string_arg(apikey, "apikey")
+                .and_then(|k| ApikeySource::new(Secret::from(k), settings.cfg.clone())),
+        )
     }
 
     /// A trusted profile from a compute resource (`ContainerAuthenticator`).
