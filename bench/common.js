@@ -5,6 +5,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
+const { childEnv } = require('../__test__/helpers/child-env.js')
 
 /** Repository root (the package under test). */
 const ROOT = path.resolve(__dirname, '..')
@@ -263,13 +264,14 @@ function withTimeout(promise, ms, message) {
 }
 
 /**
- * Runs `command args...` (node by default) in the repository root with `env`
- * added, passes its stderr through, and resolves with the last stdout line
+ * Runs `command args...` (node by default) in the repository root with
+ * childEnv(env) (without the developer's WML_*, IBMCLOUD_* and proxy
+ * settings, with the loopback-only guard), passes its stderr through, and resolves with the last stdout line
  * parsed as JSON. Killed (and rejected) after timeoutMs.
  */
 function runJsonChild(args, timeoutMs, env, command = process.execPath) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(env) })
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (d) => { out += d })
     const timer = setTimeout(() => {
@@ -292,7 +294,7 @@ function runJsonChild(args, timeoutMs, env, command = process.execPath) {
 
 /**
  * Starts the fake server (testing/cli.js `args`) in its own process, with
- * `nodeArgs` before the script, `env` added to the environment and, with
+ * `nodeArgs` before the script, childEnv(env) as its environment and, with
  * `ipc`, an IPC channel. Resolves { child, url, ca, exited, stop } once it
  * printed its URL line (`ca`: the CA certificate's path with `--tls`): `exited` resolves { code, signal } when it exits; `stop()`
  * sends SIGTERM (SIGKILL after 5 s) and resolves the same.
@@ -300,7 +302,7 @@ function runJsonChild(args, timeoutMs, env, command = process.execPath) {
 async function startFakeServerProcess({ args = [], nodeArgs = [], env, ipc = false } = {}) {
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'testing', 'cli.js'), ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? ['ipc'] : [])],
   })
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))

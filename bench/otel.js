@@ -30,6 +30,7 @@ const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { childEnv } = require('../__test__/helpers/child-env.js')
 const { ROOT, median, driveCallers, scoringPayload, startFakeServerProcess, mainThreadCpuUs, loopGetIamToken, loopAuthenticator, timeCandidates } = require('./common')
 
 /** The last commit whose JS layer has no telemetry code. */
@@ -128,7 +129,7 @@ async function child(form, baseDir) {
 
 function runChild(form, baseDir) {
   const args = ['--expose-gc', __filename, '--form', form, ...(baseDir ? ['--base', baseDir] : [])]
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 240_000 })
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 240_000, env: childEnv() })
   if (r.status !== 0) throw new Error(`bench/otel.js --form ${form} exited with ${r.status ?? r.signal}`)
   return JSON.parse(r.stdout.trim().split('\n').pop())
 }
