@@ -43,14 +43,17 @@ test('no provider registered: @opentelemetry/api is never loaded and no trace co
     const auth = new m.IamAuthenticator({ apikey: 'otel-process-key-3', url: server.url })
     await auth.getToken()
     await auth.getToken()
-    await client.chat({ model_id: 'ibm/granite-3-8b-instruct', project_id: 'p', messages: [{ role: 'user', content: 'hi' }] }).catch(() => {})
+    await client.chat({ model_id: 'ibm/granite-3-8b-instruct', project_id: 'p', messages: [{ role: 'user', content: 'hi' }] })
+    const sent = ['iam', 'predictions', 'chat'].flatMap((route) => server.requests(route).map((r) => [route, r.headers]))
     out({
       loaded: Object.keys(require.cache).filter((k) => k.includes('opentelemetry')),
       registry: globalThis[Symbol.for('opentelemetry.js.api.1')] === undefined,
-      headers: Object.keys(server.lastRequest('predictions').headers).filter((h) => /trace|baggage/.test(h)),
+      routes: [...new Set(sent.map(([route]) => route))],
+      headers: sent.flatMap(([route, headers]) => Object.keys(headers).filter((h) => /trace|baggage/.test(h)).map((h) => route + ': ' + h)),
     })
   `)
-  assert.deepEqual(value, { loaded: [], registry: true, headers: [] })
+  // Every request (the token requests, the scoring call and the chat call) was seen, none with trace headers.
+  assert.deepEqual(value, { loaded: [], registry: true, routes: ['iam', 'predictions', 'chat'], headers: [] })
 })
 
 test('a provider registered but @opentelemetry/api not resolvable: calls work, untraced', () => {
