@@ -9,7 +9,7 @@ import { trace, context } from '@opentelemetry/api'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { useFakeServer, keyMaker } from './helpers/fake.mjs'
-import { useRedis } from './helpers/redis.mjs'
+import { useRedis, commandRaw } from './helpers/redis.mjs'
 
 const require = createRequire(import.meta.url)
 const m = require('../index.js')
@@ -36,7 +36,9 @@ const tokenSpans = () => exporter.getFinishedSpans().filter((s) => s.name === 'w
 test('a token request to IAM makes a span; the same token from the store makes none', async () => {
   m.configureTokenCache({ store: redis.url })
   const key = freshKey()
+  const traceIds = []
   await tracer.startActiveSpan('first', async (span) => {
+    traceIds.push(span.spanContext().traceId)
     await m.getIamToken(key, { url: server.url })
     span.end()
   })
@@ -49,6 +51,7 @@ test('a token request to IAM makes a span; the same token from the store makes n
   exporter.reset()
   const before = m.tokenCacheStats().storeHits
   await tracer.startActiveSpan('second', async (span) => {
+    traceIds.push(span.spanContext().traceId)
     await m.getIamToken(key, { url: server.url })
     span.end()
   })
@@ -56,4 +59,16 @@ test('a token request to IAM makes a span; the same token from the store makes n
   assert.equal(m.tokenCacheStats().storeHits, before + 1)
   assert.deepEqual(tokenSpans(), [], 'no span for a token that was not requested')
   assert.equal(exporter.getFinishedSpans().length, 1, 'only the test\'s own span')
+
+  // Nothing in Redis (names or values) carries either trace id.
+  const names = await commandRaw(redis.port, 'KEYS', '*')
+  assert.ok(names.length >= 1, 'the token entry is in Redis')
+  for (const name of names) {
+    const value = await commandRaw(redis.port, 'GET', name)
+    for (const id of traceIds) {
+      assert.equal(name.includes(id), false, 'a trace id in a key name')
+      assert.equal(value?.includes(id) ?? false, false, 'a trace id in a value')
+      assert.equal(value?.includes(Buffer.from(id, 'hex')) ?? false, false, 'a trace id (binary) in a value')
+    }
+  }
 })
