@@ -83,6 +83,7 @@ test('each key gets the settings of its own options, read once per options objec
   for (const bad of ['', undefined, 12345]) {
     const unseen = opts({ scope: `unseen-${freshKey()}` })
     const first = await m.getIamToken(bad, unseen).catch((e) => e)
+    assert.ok(first instanceof m.InvalidArgumentError, String(first))
     await m.getIamToken(freshKey(), unseen)
     const again = await m.getIamToken(bad, unseen).catch((e) => e)
     assert.ok(again instanceof m.InvalidArgumentError)
