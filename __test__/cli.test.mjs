@@ -142,10 +142,9 @@ test('an API key on the command line is refused, explaining why, before anything
 
 test('no API key: exit 2 naming IBMCLOUD_API_KEY and --apikey-file', async () => {
   const before = server.stats.iam
-  // No WML_ variable at all, not even the loopback guard: lib/env.js counts
-  // any WML_* name (WML_NATIVE_* too) as a setting of the service WML, and
-  // the CLI then asks for WML_APIKEY instead. Nothing is sent either way.
-  const env = { IBMCLOUD_API_KEY: '  ', WML_NATIVE_TEST_LOOPBACK_ONLY: undefined }
+  // The loopback guard stays set: WML_NATIVE_* variables are not WML
+  // service settings (lib/env.js), so the CLI still asks for IBMCLOUD_API_KEY.
+  const env = { IBMCLOUD_API_KEY: '  ' }
   for (const args of [['token'], ['score', 'dep', writeFile('p0.json', JSON.stringify(PAYLOAD)), '--url', server.url]]) {
     const { code, stdout, stderr } = await cli([...args, '--iam-url', server.url], { env })
     assert.equal(code, 2)
