@@ -24,8 +24,9 @@ pub enum Caller {
 
 /// A token source and the cache its tokens come from. Its entry is found by
 /// key on each use: that keeps it recently used in the (LRU) cache, makes it
-/// anew once the cache has dropped it, and a request it starts goes with
-/// this source's settings (timeouts, retries).
+/// anew once the cache has dropped it, and a request a miss (`get`) starts
+/// goes with this source's settings (timeouts, retries); a due refresh a hit
+/// (`peek`) starts goes with the entry's, as the last `get` set them.
 #[derive(Clone)]
 pub struct Cached {
     source: Arc<dyn TokenSource>,
@@ -113,22 +114,24 @@ impl Caller {
                 })
             }
             Caller::Cached(c) => {
-                let token = match trace {
-                    None => c.get().await?,
-                    Some(t) => {
-                        let kind = c.source.key().kind;
-                        match c.peek() {
-                            Some(token) => {
-                                t.token_hit(kind);
-                                token
-                            }
-                            None => {
-                                let since = Instant::now();
-                                let r = c.get().await;
-                                t.token_waited(kind, since, r.as_ref().err());
-                                r?
-                            }
+                // A usable cached token is taken as the authenticator's
+                // `peek` takes it (one lookup, no wait); only a miss goes
+                // through `get`.
+                let kind = c.source.key().kind;
+                let token = match c.peek() {
+                    Some(token) => {
+                        if let Some(t) = trace {
+                            t.token_hit(kind);
                         }
+                        token
+                    }
+                    None => {
+                        let since = Instant::now();
+                        let r = c.get().await;
+                        if let Some(t) = trace {
+                            t.token_waited(kind, since, r.as_ref().err());
+                        }
+                        r?
                     }
                 };
                 Ok(Presented {

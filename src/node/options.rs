@@ -101,12 +101,12 @@ impl<'a> Reader<'a> {
         }
         // SAFETY: checked to be an object.
         let obj = unsafe { v.cast::<Object>() }.map_err(napi_failed)?;
+        let inner = Reader {
+            obj,
+            what: self.what,
+        };
         let mut out = Vec::new();
         for key in Object::keys(&obj).map_err(napi_failed)? {
-            let inner = Reader {
-                obj,
-                what: self.what,
-            };
             match inner.string(&key) {
                 Ok(Some(value)) => out.push((key, value)),
                 Ok(None) => {}

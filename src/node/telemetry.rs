@@ -21,10 +21,9 @@ impl NativeTrace {
     /// own headers, are left out); `traceId` goes into the debug log lines.
     #[napi(constructor)]
     pub fn new(trace_id: String, headers: Vec<String>) -> Self {
-        let pairs: Vec<(String, String)> = headers
-            .chunks_exact(2)
-            .map(|kv| (kv[0].clone(), kv[1].clone()))
-            .collect();
+        let mut flat = headers.into_iter();
+        let pairs: Vec<(String, String)> =
+            std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect();
         NativeTrace {
             inner: Arc::new(CallTrace::new(trace_id, &pairs)),
         }
