@@ -10,7 +10,7 @@ use super::source::Fetched;
 use crate::error::{AuthFailure, Error, Result};
 use crate::http::{self, Answer, Attempt, RetryPolicy, Transport};
 use crate::log::debug;
-use crate::secret::{scrub, scrub_json, Secret};
+use crate::secret::{scrub_json, Secret};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
 
@@ -82,7 +82,7 @@ pub async fn exchange(
                             "{} answered {} without a usable {token_field}: {}",
                             svc.name,
                             answer.status,
-                            described(&answer, secrets)
+                            answer.describe_body(secrets)
                         ),
                     }),
                 };
@@ -217,7 +217,7 @@ pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
         (None, _) => format!(
             "{} answered {status} with {}",
             svc.name,
-            described(a, secrets)
+            a.describe_body(secrets)
         ),
     };
     Error::Auth(Box::new(f))
@@ -231,12 +231,6 @@ pub(crate) fn scrubbed_body(a: &Answer, secrets: &[&str]) -> Option<Value> {
         .filter(Value::is_object)?;
     scrub_json(&mut body, secrets);
     Some(body)
-}
-
-/// `Answer::describe_body` (an HTML page's title may echo what was sent),
-/// scrubbed of `secrets`.
-pub(crate) fn described(a: &Answer, secrets: &[&str]) -> String {
-    scrub(&a.describe_body(), secrets)
 }
 
 #[cfg(test)]
