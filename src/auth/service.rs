@@ -10,7 +10,7 @@ use super::source::Fetched;
 use crate::error::{AuthFailure, Error, Result};
 use crate::http::{self, Answer, Attempt, RetryPolicy, Transport};
 use crate::log::debug;
-use crate::secret::{scrub_json, Secret};
+use crate::secret::{scrub, scrub_json, Secret};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
 
@@ -207,10 +207,11 @@ pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
             .or_else(|| text_of(b, "error"));
         f.request_id = b.get("context").and_then(|c| text_of(c, "requestId"));
     }
-    f.request_id = f
-        .request_id
-        .or_else(|| a.header("x-request-id"))
-        .or_else(|| a.header("transaction-id"));
+    f.request_id = f.request_id.or_else(|| {
+        a.header("x-request-id")
+            .or_else(|| a.header("transaction-id"))
+            .map(|t| scrub(&t, secrets))
+    });
     f.message = match (said, &f.error_code) {
         (Some(m), Some(c)) if m != *c => format!("{} answered {status}: {m} ({c})", svc.name),
         (Some(m), _) => format!("{} answered {status}: {m}", svc.name),

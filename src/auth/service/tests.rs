@@ -93,6 +93,18 @@ fn a_secret_cut_by_the_title_length_never_shows_in_part() {
     assert!(f.message.contains("xxx<redacted>"), "{}", f.message);
 }
 
+/// A request id from a header is scrubbed as one from the body is (and as
+/// IAM's `transaction-id` is).
+#[test]
+fn a_request_id_header_is_scrubbed() {
+    let secret = "hunter2-secret";
+    let mut a = answer(500, "{}");
+    a.headers
+        .insert("x-request-id", format!("r-{secret}").parse().unwrap());
+    let f = failure(service_error(MCSP, &a, &[secret]));
+    assert_eq!(f.request_id.as_deref(), Some("r-<redacted>"));
+}
+
 #[test]
 fn token_field_and_lifetime_hints() {
     let a = answer(
