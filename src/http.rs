@@ -237,12 +237,14 @@ impl Transport {
 }
 
 /// Set (non-empty) in test runs: a request whose connection would go
-/// anywhere but loopback fails at once, before anything is sent.
+/// anywhere but loopback fails at once, before anything is sent. Always on
+/// in the crate's own unit tests (`cargo test`), set or not.
 pub const LOOPBACK_ONLY_VAR: &str = "WML_NATIVE_TEST_LOOPBACK_ONLY";
 
 fn loopback_only() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os(LOOPBACK_ONLY_VAR).is_some_and(|v| !v.is_empty()))
+    cfg!(test)
+        || *ON.get_or_init(|| std::env::var_os(LOOPBACK_ONLY_VAR).is_some_and(|v| !v.is_empty()))
 }
 
 /// `ERR_INVALID_ARG` when `LOOPBACK_ONLY_VAR` is set and a request to `url`
@@ -572,9 +574,10 @@ impl Answer {
         self.header("content-type")
     }
 
-    /// A short description of the body (never the body itself).
-    pub fn describe_body(&self) -> String {
-        describe_body(self.content_type().as_deref(), &self.body)
+    /// A short description of the body (never the body itself), `secrets`
+    /// scrubbed from it (see `describe_body_hiding`).
+    pub fn describe_body(&self, secrets: &[&str]) -> String {
+        describe_body_hiding(self.content_type().as_deref(), &self.body, secrets)
     }
 }
 
@@ -671,21 +674,31 @@ pub async fn read_body(
 /// A short description of a body that is not the JSON we expected: never
 /// the body itself (it may be a long HTML page).
 pub fn describe_body(content_type: Option<&str>, body: &[u8]) -> String {
+    describe_body_hiding(content_type, body, &[])
+}
+
+/// `describe_body` with `secrets` scrubbed from an HTML page's title (which
+/// may echo what was sent) before the title is cut to length: a secret cut
+/// in two would slip past a `scrub` of the description.
+pub fn describe_body_hiding(content_type: Option<&str>, body: &[u8], secrets: &[&str]) -> String {
     let ct = content_type
         .and_then(|c| c.split(';').next())
         .unwrap_or("no content type");
-    let title = std::str::from_utf8(body).ok().and_then(html_title);
+    let title = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| html_title(text, secrets));
     match title {
         Some(t) => format!("\"{t}\" ({ct}, {} bytes)", body.len()),
         None => format!("a {ct} body of {} bytes", body.len()),
     }
 }
 
-fn html_title(text: &str) -> Option<String> {
+fn html_title(text: &str, secrets: &[&str]) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let start = lower.find("<title>")? + "<title>".len();
     let end = start + lower[start..].find("</title>")?;
-    let t: String = text.get(start..end)?.trim().chars().take(80).collect();
+    let title = crate::secret::scrub(text.get(start..end)?, secrets);
+    let t: String = title.trim().chars().take(80).collect();
     (!t.is_empty()).then_some(t)
 }
 

@@ -132,10 +132,9 @@ impl FakeIam {
                 _ => "access_token",
             };
             if route.is_some() {
-                self.token_requests.lock().push((
-                    head.clone(),
-                    String::from_utf8_lossy(&buf[head_len..head_len + body_len]).to_string(),
-                ));
+                self.token_requests
+                    .lock()
+                    .push((head.clone(), body_text.clone()));
             }
             buf.drain(..head_len + body_len);
             let reply = if route.is_some() {
@@ -152,6 +151,14 @@ impl FakeIam {
                 )))
             };
             let mut date = None;
+            let token = |life| {
+                (
+                    200,
+                    "application/json",
+                    self.token_body(life, token_field),
+                    None,
+                )
+            };
             let (status, ctype, body, retry_after) = match reply {
                 Some(Reply::Reset) => return,
                 Some(Reply::Sse(pieces, gap)) => {
@@ -178,36 +185,16 @@ impl FakeIam {
                 }
                 Some(Reply::Delay(d)) => {
                     tokio::time::sleep(d).await;
-                    (
-                        200,
-                        "application/json",
-                        self.token_body(None, token_field),
-                        None,
-                    )
+                    token(None)
                 }
-                Some(Reply::Token(l)) => (
-                    200,
-                    "application/json",
-                    self.token_body(Some(l), token_field),
-                    None,
-                ),
+                Some(Reply::Token(l)) => token(Some(l)),
                 Some(Reply::Aged(l, age)) => {
                     date = Some(httpdate::fmt_http_date(
                         std::time::UNIX_EPOCH + Duration::from_secs((self.iat() + age) as u64),
                     ));
-                    (
-                        200,
-                        "application/json",
-                        self.token_body(Some(l), token_field),
-                        None,
-                    )
+                    token(Some(l))
                 }
-                None => (
-                    200,
-                    "application/json",
-                    self.token_body(None, token_field),
-                    None,
-                ),
+                None => token(None),
             };
             let mut resp = format!(
                 "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n",

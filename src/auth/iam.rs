@@ -159,10 +159,7 @@ fn iam_error(_: Service, a: &http::Answer, secrets: &[&str]) -> Error {
     let message = match (msg, &code) {
         (Some(m), Some(c)) => format!("IAM answered {status}: {m} ({c})"),
         (Some(m), None) => format!("IAM answered {status}: {m}"),
-        _ => format!(
-            "IAM answered {status} with {}",
-            service::described(a, secrets)
-        ),
+        _ => format!("IAM answered {status} with {}", a.describe_body(secrets)),
     };
     Error::Iam {
         status,

@@ -82,7 +82,7 @@ pub async fn exchange(
                             "{} answered {} without a usable {token_field}: {}",
                             svc.name,
                             answer.status,
-                            described(&answer, secrets)
+                            answer.describe_body(secrets)
                         ),
                     }),
                 };
@@ -207,17 +207,18 @@ pub fn service_error(svc: Service, a: &Answer, secrets: &[&str]) -> Error {
             .or_else(|| text_of(b, "error"));
         f.request_id = b.get("context").and_then(|c| text_of(c, "requestId"));
     }
-    f.request_id = f
-        .request_id
-        .or_else(|| a.header("x-request-id"))
-        .or_else(|| a.header("transaction-id"));
+    f.request_id = f.request_id.or_else(|| {
+        a.header("x-request-id")
+            .or_else(|| a.header("transaction-id"))
+            .map(|t| scrub(&t, secrets))
+    });
     f.message = match (said, &f.error_code) {
         (Some(m), Some(c)) if m != *c => format!("{} answered {status}: {m} ({c})", svc.name),
         (Some(m), _) => format!("{} answered {status}: {m}", svc.name),
         (None, _) => format!(
             "{} answered {status} with {}",
             svc.name,
-            described(a, secrets)
+            a.describe_body(secrets)
         ),
     };
     Error::Auth(Box::new(f))
@@ -231,12 +232,6 @@ pub(crate) fn scrubbed_body(a: &Answer, secrets: &[&str]) -> Option<Value> {
         .filter(Value::is_object)?;
     scrub_json(&mut body, secrets);
     Some(body)
-}
-
-/// `Answer::describe_body` (an HTML page's title may echo what was sent),
-/// scrubbed of `secrets`.
-pub(crate) fn described(a: &Answer, secrets: &[&str]) -> String {
-    scrub(&a.describe_body(), secrets)
 }
 
 #[cfg(test)]

@@ -79,6 +79,32 @@ fn secrets_are_scrubbed_everywhere_and_pages_described() {
     assert!(!f.message.contains("hunter2"));
 }
 
+/// A page title longer than the description keeps, with the secret where
+/// the cut falls: scrubbed before the cut, so no piece of it shows.
+#[test]
+fn a_secret_cut_by_the_title_length_never_shows_in_part() {
+    let secret = "hunter2-secret-that-is-long";
+    let title = format!("{}{secret} rejected", "x".repeat(70));
+    let mut page = answer(401, &format!("<html><title>{title}</title></html>"));
+    page.headers
+        .insert("content-type", "text/html".parse().unwrap());
+    let f = failure(service_error(CP4D, &page, &[secret]));
+    assert!(!f.message.contains("hunter2"), "{}", f.message);
+    assert!(f.message.contains("xxx<redacted>"), "{}", f.message);
+}
+
+/// A request id from a header is scrubbed as one from the body is (and as
+/// IAM's `transaction-id` is).
+#[test]
+fn a_request_id_header_is_scrubbed() {
+    let secret = "hunter2-secret";
+    let mut a = answer(500, "{}");
+    a.headers
+        .insert("x-request-id", format!("r-{secret}").parse().unwrap());
+    let f = failure(service_error(MCSP, &a, &[secret]));
+    assert_eq!(f.request_id.as_deref(), Some("r-<redacted>"));
+}
+
 #[test]
 fn token_field_and_lifetime_hints() {
     let a = answer(
