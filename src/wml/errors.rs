@@ -4,7 +4,7 @@
 use super::sse;
 use crate::error::Error;
 use crate::http;
-use crate::secret::{scrub, scrub_json};
+use crate::secret::scrub_json;
 
 /// An error body is read for its `errors` and `trace`; more is never needed.
 pub const MAX_ERROR_BODY: usize = 1 << 20;
@@ -66,7 +66,7 @@ pub fn from_body(status: u16, body: &[u8], ctype: Option<&str>, token: Option<&s
             status,
             message: format!(
                 "WML answered {status} with {}",
-                scrub(&http::describe_body(ctype, body), &secrets)
+                http::describe_body_hiding(ctype, body, &secrets)
             ),
             errors: None,
             trace: None,
@@ -138,5 +138,18 @@ mod tests {
             let e = from_body(502, page.as_bytes(), Some("text/html"), Some(token));
             assert!(!e.message().contains(token), "{}", e.message());
         }
+    }
+
+    /// A token where the page title's cut falls: scrubbed before the cut.
+    #[test]
+    fn a_token_cut_by_the_title_length_never_shows_in_part() {
+        let token = "eyJtoken-text-that-is-long";
+        let page = format!(
+            "<html><title>{}{token} refused</title></html>",
+            "x".repeat(70)
+        );
+        let e = from_body(401, page.as_bytes(), Some("text/html"), Some(token));
+        assert!(!e.message().contains("eyJtok"), "{}", e.message());
+        assert!(e.message().contains("xxx<redacted>"), "{}", e.message());
     }
 }
