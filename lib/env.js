@@ -63,6 +63,18 @@ const OPTIONS = {
   noauth: {},
 }
 
+/** The authenticator class (lib/authenticators.js) per auth type. */
+const CLASSES = {
+  iam: 'IamAuthenticator',
+  container: 'ContainerAuthenticator',
+  iamassume: 'IamAssumeAuthenticator',
+  vpc: 'VpcInstanceAuthenticator',
+  cp4d: 'CloudPakForDataAuthenticator',
+  mcsp: 'McspAuthenticator',
+  bearertoken: 'BearerTokenAuthenticator',
+  noauth: 'NoAuthAuthenticator',
+}
+
 /**
  * The `<NAME>_*` settings of one source: `get(suffix)` (blank counts as
  * unset), the prefix, and `missing(suffix, hint)` errors naming the variable.
@@ -166,24 +178,7 @@ function buildAuthenticator(s, type) {
   const url = get('AUTH_URL') ?? (type === 'cp4d' ? get('URL') : undefined)
   if (url !== undefined) options.url = url
   if (isTrue(get('AUTH_DISABLE_SSL'))) options.disableSslVerification = true
-  switch (type) {
-    case 'iam':
-      return new A.IamAuthenticator(options)
-    case 'container':
-      return new A.ContainerAuthenticator(options)
-    case 'iamassume':
-      return new A.IamAssumeAuthenticator(options)
-    case 'vpc':
-      return new A.VpcInstanceAuthenticator(options)
-    case 'cp4d':
-      return new A.CloudPakForDataAuthenticator(options)
-    case 'mcsp':
-      return new A.McspAuthenticator(options)
-    case 'bearertoken':
-      return new A.BearerTokenAuthenticator(options)
-    default:
-      return new A.NoAuthAuthenticator()
-  }
+  return new A[CLASSES[type]](options)
 }
 
 /**
