@@ -46,8 +46,18 @@ const STRING_PROPERTIES = {
   ...SERVICE_PROPERTIES,
 }
 
-/** The AUTH_TYPE values this package acts on (IBM compares them case-insensitively). */
-const AUTH_TYPES = ['iam', 'container', 'vpc', 'cp4d', 'iamassume', 'mcsp', 'bearertoken', 'noauth']
+/** The AUTH_TYPE values this package acts on (IBM compares them case-insensitively), with their authenticator classes (lib/authenticators.js). */
+const CLASSES = {
+  iam: 'IamAuthenticator',
+  container: 'ContainerAuthenticator',
+  vpc: 'VpcInstanceAuthenticator',
+  cp4d: 'CloudPakForDataAuthenticator',
+  iamassume: 'IamAssumeAuthenticator',
+  mcsp: 'McspAuthenticator',
+  bearertoken: 'BearerTokenAuthenticator',
+  noauth: 'NoAuthAuthenticator',
+}
+const AUTH_TYPES = Object.keys(CLASSES)
 
 /** `<NAME>_<suffix>` -> authenticator option, per auth type (`url` is special: see `authUrl`). */
 const IAM_OPTIONS = { CLIENT_ID: 'clientId', CLIENT_SECRET: 'clientSecret', SCOPE: 'scope' }
@@ -61,18 +71,6 @@ const OPTIONS = {
   mcsp: { APIKEY: 'apikey' },
   bearertoken: { BEARER_TOKEN: 'bearerToken' },
   noauth: {},
-}
-
-/** The authenticator class (lib/authenticators.js) per auth type. */
-const CLASSES = {
-  iam: 'IamAuthenticator',
-  container: 'ContainerAuthenticator',
-  iamassume: 'IamAssumeAuthenticator',
-  vpc: 'VpcInstanceAuthenticator',
-  cp4d: 'CloudPakForDataAuthenticator',
-  mcsp: 'McspAuthenticator',
-  bearertoken: 'BearerTokenAuthenticator',
-  noauth: 'NoAuthAuthenticator',
 }
 
 /**
