@@ -46,8 +46,18 @@ const STRING_PROPERTIES = {
   ...SERVICE_PROPERTIES,
 }
 
-/** The AUTH_TYPE values this package acts on (IBM compares them case-insensitively). */
-const AUTH_TYPES = ['iam', 'container', 'vpc', 'cp4d', 'iamassume', 'mcsp', 'bearertoken', 'noauth']
+/** The AUTH_TYPE values this package acts on (IBM compares them case-insensitively), with their authenticator classes (lib/authenticators.js). */
+const CLASSES = {
+  iam: 'IamAuthenticator',
+  container: 'ContainerAuthenticator',
+  vpc: 'VpcInstanceAuthenticator',
+  cp4d: 'CloudPakForDataAuthenticator',
+  iamassume: 'IamAssumeAuthenticator',
+  mcsp: 'McspAuthenticator',
+  bearertoken: 'BearerTokenAuthenticator',
+  noauth: 'NoAuthAuthenticator',
+}
+const AUTH_TYPES = Object.keys(CLASSES)
 
 /** `<NAME>_<suffix>` -> authenticator option, per auth type (`url` is special: see `authUrl`). */
 const IAM_OPTIONS = { CLIENT_ID: 'clientId', CLIENT_SECRET: 'clientSecret', SCOPE: 'scope' }
@@ -166,24 +176,7 @@ function buildAuthenticator(s, type) {
   const url = get('AUTH_URL') ?? (type === 'cp4d' ? get('URL') : undefined)
   if (url !== undefined) options.url = url
   if (isTrue(get('AUTH_DISABLE_SSL'))) options.disableSslVerification = true
-  switch (type) {
-    case 'iam':
-      return new A.IamAuthenticator(options)
-    case 'container':
-      return new A.ContainerAuthenticator(options)
-    case 'iamassume':
-      return new A.IamAssumeAuthenticator(options)
-    case 'vpc':
-      return new A.VpcInstanceAuthenticator(options)
-    case 'cp4d':
-      return new A.CloudPakForDataAuthenticator(options)
-    case 'mcsp':
-      return new A.McspAuthenticator(options)
-    case 'bearertoken':
-      return new A.BearerTokenAuthenticator(options)
-    default:
-      return new A.NoAuthAuthenticator()
-  }
+  return new A[CLASSES[type]](options)
 }
 
 /**

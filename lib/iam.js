@@ -70,6 +70,22 @@ class Memo {
   }
 
   /**
+   * The promise of the token: `text` (from get or peek), else the cache's
+   * token once its request completes; counted in `lookups`.
+   * @param {string | undefined} text
+   * @param {import('./telemetry').Lookups} lookups
+   * @returns {Promise<string>}
+   */
+  answer(text, lookups) {
+    if (text === undefined) {
+      lookups.misses++
+      return this.fetch().then(accessToken)
+    }
+    lookups.hits++
+    return Promise.resolve(text)
+  }
+
+  /**
    * Waits for the cache's token (its single request).
    * @returns {Promise<import('../native').JsTokenInfo>}
    */
@@ -185,11 +201,13 @@ function nodeFor(options, make) {
 }
 
 /**
+ * The memo for this key and options: the one filed, else a new one.
  * @param {unknown} apikey
  * @param {unknown} options
  */
-function findMemo(apikey, options) {
-  return nodeFor(options, false)?.memos?.get(apikey)
+function memoFor(apikey, options) {
+  const known = nodeFor(options, false)
+  return known?.memos?.get(apikey) ?? newMemo(apikey, options, known)
 }
 
 /**
@@ -197,9 +215,9 @@ function findMemo(apikey, options) {
  * options), filed in the trie when the options can be keyed.
  * @param {unknown} apikey
  * @param {unknown} options
+ * @param {Node | undefined} known the options' trie node, if there is one yet
  */
-function newMemo(apikey, options) {
-  const known = nodeFor(options, false)
+function newMemo(apikey, options, known) {
   const settings = known?.settings
   const key = /** @type {string} */ (apikey)
   const memo = new Memo(
@@ -248,27 +266,13 @@ function evictOne() {
 function getIamToken(apikey, options) {
   try {
     // Inside the try: reading the caller's options may throw (a getter).
-    let memo = findMemo(apikey, options)
-    if (memo !== undefined) {
-      const hit = memo.get()
-      if (hit !== undefined) {
-        if (log.enabled) log.debug(`token cache hit for key ${log.fingerprint(apikey)}`)
-        memo.used = true
-        iamLookups.hits++
-        return Promise.resolve(hit)
-      }
-    }
-    memo ??= newMemo(apikey, options)
-    const text = memo.peek()
+    const memo = memoFor(apikey, options)
+    const text = memo.get() ?? memo.peek()
+    if (text !== undefined) memo.used = true
     if (log.enabled) {
       log.debug(`token cache ${text !== undefined ? 'hit' : 'miss, waiting for IAM'} for key ${log.fingerprint(apikey)}`)
     }
-    if (text === undefined) {
-      iamLookups.misses++
-      return memo.fetch().then(accessToken)
-    }
-    iamLookups.hits++
-    return Promise.resolve(text)
+    return memo.answer(text, iamLookups)
   } catch (e) {
     return Promise.reject(fromNative(e))
   }
@@ -280,7 +284,7 @@ function getIamToken(apikey, options) {
  */
 function getIamTokenInfo(apikey, options) {
   try {
-    return (findMemo(apikey, options) ?? newMemo(apikey, options)).fetch()
+    return memoFor(apikey, options).fetch()
   } catch (e) {
     return Promise.reject(fromNative(e))
   }
@@ -356,13 +360,7 @@ class Authenticator {
   /** @returns {Promise<string>} */
   getToken() {
     const memo = this.#memo
-    const text = memo.get() ?? memo.peek()
-    if (text === undefined) {
-      this.#lookups.misses++
-      return this.getTokenInfo().then(accessToken)
-    }
-    this.#lookups.hits++
-    return Promise.resolve(text)
+    return memo.answer(memo.get() ?? memo.peek(), this.#lookups)
   }
 
   /** @returns {Promise<import('../native').JsTokenInfo>} */

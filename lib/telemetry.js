@@ -348,15 +348,16 @@ class Observed {
     }
     const m = o.metrics
     if (m !== null) {
+      const where = { 'wml.operation': this.op, 'server.address': this.t.address }
       /** @type {Record<string, string>} */
-      const attrs = { 'wml.operation': this.op, 'server.address': this.t.address }
+      const attrs = { ...where }
       if (status !== undefined) attrs['http.response.status_class'] = `${Math.floor(status / 100)}xx`
       if (errorType !== undefined) attrs['error.type'] = errorType
       m.duration.record((end - this.start) / 1000, attrs)
       for (const e of r.events) {
-        if (e.name === 'retry') m.retries.add(1, { 'wml.operation': this.op, 'server.address': this.t.address, 'error.type': eventErrorType(e) })
+        if (e.name === 'retry') m.retries.add(1, { ...where, 'error.type': eventErrorType(e) })
       }
-      if (r.events.some((e) => e.name === 'token.refresh')) m.retries.add(1, { 'wml.operation': this.op, 'server.address': this.t.address, 'error.type': '401' })
+      if (r.events.some((e) => e.name === 'token.refresh')) m.retries.add(1, { ...where, 'error.type': '401' })
     }
     if (r.tokenHits || r.tokenMisses) {
       const c = lookupCell(authType(r.authKind))
